@@ -1,0 +1,234 @@
+"""State agents: each state observes its counterparts and decides, for a block of runs.
+
+A :class:`StateAgent` holds one :class:`Relation` per counterpart: the policy it
+follows toward that state and the memory that policy needs, as arrays over runs. In
+each step the agent only *decides* (what it perceived of the previous step's
+announcements, through its own noise); the model then announces every decision and
+applies the effects that fall due, so no agent sees another's decision of the same
+step and results never depend on agent order.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import mesa
+import numpy as np
+
+from sim.measures import HOSTILE_KINDS, Kind
+from sim.policies import Observation, Policy, make_policy
+from sim.rng import slot
+
+if TYPE_CHECKING:
+    from sim.model import EscalationModel
+
+__all__ = ["Relation", "StateAgent"]
+
+_SLOTS = (
+    "noise",
+    "respond",
+    "lag",
+    "provoke",
+    "provoke_size",
+    "reciprocate",
+    "conciliate",
+    "conciliate_size",
+)
+
+
+class Relation:
+    """One state's stance toward one counterpart, with its memory over runs.
+
+    ``act_m`` is the counterpart's mission in this state (what this state can act on);
+    ``obs_m`` is this state's mission in the counterpart (where it suffers the
+    counterpart's acts). Either is -1 when that mission does not exist.
+    """
+
+    def __init__(
+        self,
+        actor: str,
+        target: str,
+        act_m: int,
+        obs_m: int,
+        values: dict,
+        runs: int,
+        step_days: int,
+    ) -> None:
+        self.actor = actor
+        self.target = target
+        self.act_m = act_m
+        self.obs_m = obs_m
+        self.policy: Policy = make_policy(values)
+        p = self.policy
+        self.lag_min, self.lag_max = p.lag
+        self.depth = self.lag_max + 1
+        self.rank = np.full(len(Kind), len(HOSTILE_KINDS) + 1, dtype=np.int8)
+        for position, label in enumerate(p.ladder):
+            self.rank[Kind.from_label(label)] = position
+        years = step_days / 365.25
+        self.p_provoke = -np.expm1(-p.provocation_rate * years)
+        self.p_conciliate = -np.expm1(-p.conciliation_rate * years)
+        self.slots = {name: slot(name, actor, target) for name in _SLOTS}
+        self._policy_slots: dict[str, int] = {}
+        # Decisions waiting for their announcement step (ring buffer over the lag).
+        self.sched_size = np.zeros((self.depth, runs))
+        self.sched_kind = np.zeros((self.depth, runs), dtype=np.int8)
+        self.sched_concil = np.zeros((self.depth, runs))
+        # Memory.
+        self.grievance = np.zeros(runs)
+        self.quiet = np.zeros(runs, dtype=np.int64)
+        self.since_conciliation = np.full(runs, 10**6, dtype=np.int64)
+        self.conciliated = np.zeros(runs, dtype=bool)  # made a conciliatory move in the forecast
+        self.offer_open = np.zeros(runs, dtype=bool)  # this state's conditional offer stands
+        # This step's intentions, read by the model when it announces.
+        self.intent_size = np.zeros(runs)
+        self.intent_kind = np.zeros(runs, dtype=np.int8)
+        self.intent_concil = np.zeros(runs)
+
+    def policy_slot(self, name: str) -> int:
+        if name not in self._policy_slots:
+            self._policy_slots[name] = slot("policy", name, self.actor, self.target)
+        return self._policy_slots[name]
+
+    def schedule(
+        self, step: int, lag: np.ndarray | int, size: np.ndarray, kind: np.ndarray | None
+    ) -> None:
+        """Queue decisions for announcement ``lag`` steps from now (size 0 = nothing)."""
+        cols = np.nonzero(size > 0)[0]
+        if not len(cols):
+            return
+        lag = np.broadcast_to(lag, size.shape)[cols]
+        rows = (step + lag) % self.depth
+        if kind is None:
+            self.sched_concil[rows, cols] += size[cols]
+        else:
+            self.sched_size[rows, cols] += size[cols]
+            self.sched_kind[rows, cols] = np.maximum(self.sched_kind[rows, cols], kind[cols])
+
+    def pop(self, step: int) -> None:
+        """Move the decisions due now into this step's intentions."""
+        row = step % self.depth
+        self.intent_size = self.sched_size[row].copy()
+        self.intent_kind = self.sched_kind[row].copy()
+        self.intent_concil = self.sched_concil[row].copy()
+        self.sched_size[row] = 0.0
+        self.sched_kind[row] = 0
+        self.sched_concil[row] = 0.0
+
+
+class StateAgent(mesa.Agent):
+    """A state: its policies toward each counterpart, applied to every run of a block."""
+
+    def __init__(self, model: EscalationModel, state_id: str, index: int) -> None:
+        super().__init__(model)
+        self.state_id = state_id
+        self.index = index
+        self.relations: dict[str, Relation] = {}
+        self.solidarity = 0.0
+        self.solidarity_size = 0
+        # (ally's mission-of-target index, my relation toward target, slot id)
+        self.solidarity_links: list[tuple[int, Relation, int]] = []
+
+    def decide(self) -> None:
+        """Observe last step's announcements through this state's eyes and decide."""
+        model = self.model
+        t = model.t
+        forecasting = t >= model.forecast_step
+        for rel in self.relations.values():
+            if forecasting and rel.policy.active:
+                self._decide_relation(rel, t)
+            rel.pop(t)
+        if forecasting and self.solidarity > 0:
+            self._join_allies(t)
+
+    def _decide_relation(self, rel: Relation, t: int) -> None:
+        model = self.model
+        streams = model.streams
+        p = rel.policy
+        runs = model.n_runs
+        if rel.obs_m >= 0:
+            true_size = model.prev_size[rel.obs_m]
+            seen_kind = model.prev_kind[rel.obs_m]
+            concil_seen = model.prev_concil[rel.obs_m]
+            own_total = model.missions.total(rel.obs_m)
+        else:
+            true_size = np.zeros(runs)
+            seen_kind = np.zeros(runs, dtype=np.int8)
+            concil_seen = np.zeros(runs)
+            own_total = np.zeros(runs, dtype=np.int32)
+        their_total = (
+            model.missions.total(rel.act_m) if rel.act_m >= 0 else np.zeros(runs, dtype=np.int32)
+        )
+        perceived = true_size
+        hit = true_size > 0
+        if p.noise > 0 and hit.any():
+            z = streams.normal(t, rel.slots["noise"])
+            perceived = np.where(hit, true_size * np.exp(p.noise * z), 0.0)
+        rel.grievance += perceived
+        rel.quiet = np.where(hit, 0, rel.quiet + 1)
+        rel.since_conciliation += 1
+
+        obs = Observation(
+            step=t,
+            perceived=perceived,
+            perceived_kind=seen_kind,
+            grievance=rel.grievance,
+            quiet=rel.quiet,
+            since_conciliation=rel.since_conciliation,
+            own_total=own_total,
+            their_total=their_total,
+            draw=lambda name: streams.uniform(t, rel.policy_slot(name)),
+        )
+        size, kind = p.respond(obs)
+        size = np.asarray(size, dtype=float)
+        kind = np.where(kind == Kind.NONE, np.int8(Kind.EXPEL), kind).astype(np.int8)
+
+        # Answer conciliation; a state that reciprocates this step does not also retaliate.
+        reciprocating = np.zeros(runs, dtype=bool)
+        if p.reciprocate > 0 and (concil_seen > 0).any():
+            reciprocating = concil_seen > 0
+            if p.reciprocate < 1:
+                reciprocating &= streams.uniform(t, rel.slots["reciprocate"]) < p.reciprocate
+            size = np.where(reciprocating, 0.0, size)
+
+        acting = size >= 0.5
+        if p.respond_prob < 1 and acting.any():
+            acting &= streams.uniform(t, rel.slots["respond"]) < p.respond_prob
+        if acting.any() or reciprocating.any():
+            if rel.lag_min == rel.lag_max:
+                lag = rel.lag_min
+            else:
+                lag = streams.integers(t, rel.slots["lag"], rel.lag_min, rel.lag_max)
+            rel.schedule(t, lag, np.where(acting, size, 0.0), kind)
+            rel.schedule(t, lag, np.where(reciprocating, np.maximum(concil_seen, 1.0), 0.0), None)
+
+        unilateral = p.initiate(obs)
+        if rel.p_conciliate > 0:
+            u = streams.uniform(t, rel.slots["conciliate"])
+            exo = u < rel.p_conciliate
+            lo, hi = p.conciliation_size
+            amount = lo if lo == hi else streams.integers(t, rel.slots["conciliate_size"], lo, hi)
+            rel.schedule(t, 0, np.where(exo, amount, 0.0).astype(float), None)
+        if unilateral.any():
+            step_size = float(getattr(p, "step_size", 1))
+            rel.schedule(t, 0, np.where(unilateral, step_size, 0.0), None)
+        if rel.p_provoke > 0:
+            provoked = streams.uniform(t, rel.slots["provoke"]) < rel.p_provoke
+            lo, hi = p.provocation_size
+            amount = lo if lo == hi else streams.integers(t, rel.slots["provoke_size"], lo, hi)
+            first = np.int8(Kind.from_label(p.ladder[0]))
+            rel.schedule(
+                t, 0, np.where(provoked, amount, 0.0).astype(float), np.full(runs, first)
+            )
+
+    def _join_allies(self, t: int) -> None:
+        model = self.model
+        for ally_m, rel, slot_id in self.solidarity_links:
+            acted = model.prev_size[ally_m] > 0
+            if not acted.any():
+                continue
+            joins = acted & (model.streams.uniform(t, slot_id) < self.solidarity)
+            rel.intent_size = np.where(joins, rel.intent_size + self.solidarity_size, rel.intent_size)
+            rel.intent_kind = np.where(
+                joins, np.maximum(rel.intent_kind, np.int8(Kind.EXPEL)), rel.intent_kind
+            ).astype(np.int8)

@@ -1,0 +1,419 @@
+"""The escalation model: states (Mesa agents) acting on embassy staff, over a block of runs.
+
+One :class:`EscalationModel` steps a whole block of Monte Carlo runs at once: every
+quantity is an array whose last axis is the run. A step has three stages:
+
+1. every :class:`~sim.agents.StateAgent` observes the previous step's announcements
+   (through its own perception noise) and decides;
+2. the model announces the scenario's events dated in this step and every agent's
+   decisions: hostile measures go into the missions' pending buffers with their
+   deadlines, conciliatory moves cancel, lift or restore;
+3. effects whose deadline is this step are applied, and each run's outcome is judged.
+
+Randomness comes only from :class:`~sim.rng.RunStreams`, so run ``r`` follows the
+same trajectory in a block of 1 or of 100,000.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mesa
+import numpy as np
+
+from sim.agents import Relation, StateAgent
+from sim.measures import NO_LIMIT, VISA_SPAN, Kind, Missions
+from sim.rng import RunStreams, slot
+from sim.scenario import EventSpec, Scenario
+
+__all__ = ["OUTCOMES", "BlockResult", "EscalationModel"]
+
+#: Outcome codes, in the order used by the per-run arrays.
+OUTCOMES = ("unresolved", "spiral", "de_escalation")
+UNRESOLVED, SPIRAL, DE_ESCALATION = 0, 1, 2
+
+
+@dataclass
+class BlockResult:
+    """Per-run results of one block."""
+
+    runs: np.ndarray  # global run indices
+    outcome: np.ndarray  # int8 codes into OUTCOMES
+    outcome_step: np.ndarray  # step at which the outcome was reached (-1: unresolved)
+    final_staff: np.ndarray  # (missions, runs) total staff at the horizon
+    staff_lost: np.ndarray  # (states, runs) staff removed from each state's missions since the forecast start
+    hostile_acts: np.ndarray  # (states, runs) hostile measures each state announced in the forecast
+    offer_accepted: np.ndarray  # bool: a conditional offer was accepted
+    closed_mission: np.ndarray  # index of the watched mission whose closure made the spiral (-1)
+    trajectories: np.ndarray | None  # (steps, missions, runs) total staff after each step
+
+
+class EscalationModel(mesa.Model):
+    """States acting on each other's embassy staff, for a block of Monte Carlo runs.
+
+    Parameters
+    ----------
+    scenario:
+        A validated :class:`~sim.scenario.Scenario`.
+    runs:
+        Global indices of the runs to simulate (default: ``range(scenario.runs)``).
+    seed:
+        Overrides the scenario seed.
+    keep_trajectories:
+        Keep every mission's total staff after every step.
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        runs: np.ndarray | None = None,
+        seed: int | None = None,
+        keep_trajectories: bool = False,
+    ) -> None:
+        seed = scenario.seed if seed is None else int(seed)
+        # Mesa's own generators are seeded from the scenario too, though the model draws
+        # all its numbers from RunStreams.
+        super().__init__(rng=seed)
+        self.scenario = scenario
+        self.seed = seed
+        self.run_ids = np.arange(scenario.runs) if runs is None else np.asarray(runs)
+        self.n_runs = len(self.run_ids)
+        self.streams = RunStreams(seed, self.run_ids)
+        self.t = 0
+        self.forecast_step = scenario.forecast_step
+        self.n_steps = scenario.n_steps
+
+        self.state_ids = list(scenario.states)
+        self.mission_ids = list(scenario.missions)
+        m_index = {mid: i for i, mid in enumerate(self.mission_ids)}
+        by_pair = {(m.sender, m.host): m_index[m.id] for m in scenario.missions.values()}
+        specs = list(scenario.missions.values())
+        self.mission_sender = np.array([self.state_ids.index(m.sender) for m in specs])
+
+        depth = 2
+        for ev in scenario.events:
+            depth = max(depth, ev.deadline_step - ev.step + 1)
+        for st in scenario.states.values():
+            for values in st.policies.values():
+                depth = max(depth, values.get("notice", 4) + 1)
+        initial = [
+            {
+                "diplomats": m.diplomats,
+                "local_staff": m.local_staff,
+                "consulates": m.consulates,
+                "staff_per_consulate": m.staff_per_consulate,
+                "cap": NO_LIMIT if m.cap is None else m.cap,
+                "local_hire_ceiling": NO_LIMIT
+                if m.local_hire_ceiling is None
+                else m.local_hire_ceiling,
+            }
+            for m in specs
+        ]
+        self.missions = Missions(initial, self.n_runs, depth)
+
+        self.state_agents: dict[str, StateAgent] = {}
+        for index, sid in enumerate(self.state_ids):
+            agent = StateAgent(self, sid, index)
+            spec = scenario.states[sid]
+            agent.solidarity = spec.solidarity
+            agent.solidarity_size = spec.solidarity_size
+            for other, values in spec.policies.items():
+                act_m = by_pair.get((other, sid), -1)
+                obs_m = by_pair.get((sid, other), -1)
+                if act_m < 0 and obs_m < 0:
+                    continue
+                agent.relations[other] = Relation(
+                    sid, other, act_m, obs_m, values, self.n_runs, scenario.step_days
+                )
+            self.state_agents[sid] = agent
+        self.relations: list[Relation] = [
+            rel for agent in self.state_agents.values() for rel in agent.relations.values()
+        ]
+        self.reverse = {
+            id(rel): self.state_agents[rel.target].relations.get(rel.actor)
+            for rel in self.relations
+        }
+        for sid, agent in self.state_agents.items():
+            for ally in scenario.states[sid].allies:
+                for target, rel in agent.relations.items():
+                    ally_m = by_pair.get((target, ally), -1)
+                    if target != ally and ally_m >= 0 and rel.act_m >= 0:
+                        link_slot = slot("solidarity", sid, ally, target)
+                        agent.solidarity_links.append((ally_m, rel, link_slot))
+
+        self.events_at: dict[int, list[EventSpec]] = {}
+        for ev in scenario.events:
+            self.events_at.setdefault(ev.step, []).append(ev)
+        self.event_mission = {ev.index: m_index[ev.mission] for ev in scenario.events}
+
+        m, r = len(self.mission_ids), self.n_runs
+        # What was announced this step, and last step (what agents observe now).
+        self.ann_size = np.zeros((m, r))
+        self.ann_kind = np.zeros((m, r), dtype=np.int8)
+        self.ann_concil = np.zeros((m, r))
+        self.prev_size = np.zeros((m, r))
+        self.prev_kind = np.zeros((m, r), dtype=np.int8)
+        self.prev_concil = np.zeros((m, r))
+
+        self.watched = np.array([m_index[mid] for mid in scenario.outcomes.missions], dtype=int)
+        self.outcome = np.zeros(r, dtype=np.int8)
+        self.outcome_step = np.full(r, -1, dtype=np.int32)
+        self.last_hostile = np.zeros(r, dtype=np.int64)
+        self.lost_at_forecast = np.zeros((m, r), dtype=np.int64)
+        self.hostile_acts = np.zeros((len(self.state_ids), r), dtype=np.int32)
+        self.offer_accepted = np.zeros(r, dtype=bool)
+        self.closed_mission = np.full(r, -1, dtype=np.int16)
+        self.mission_host = np.array([self.state_ids.index(m.host) for m in specs])
+        self.trajectories = (
+            np.zeros((self.n_steps, m, r), dtype=np.int32) if keep_trajectories else None
+        )
+
+    # ------------------------------------------------------------------ step
+    def step(self) -> None:
+        """Advance every run of the block by one step."""
+        t = self.t
+        if t == self.forecast_step:
+            self.lost_at_forecast = self.missions.removed.copy()
+        self.agents.do("decide")
+        self._announce_events(t)
+        self._announce_decisions(t)
+        executed = self.missions.apply_due(t)
+        self._lapse_offers(executed)
+        if t >= self.forecast_step:
+            self._judge(t)
+        if self.trajectories is not None:
+            self.trajectories[t] = self.missions.totals()
+        self.prev_size, self.ann_size = self.ann_size, self.prev_size
+        self.prev_kind, self.ann_kind = self.ann_kind, self.prev_kind
+        self.prev_concil, self.ann_concil = self.ann_concil, self.prev_concil
+        self.ann_size[:] = 0.0
+        self.ann_kind[:] = 0
+        self.ann_concil[:] = 0.0
+        self.t += 1
+        if self.t >= self.n_steps:
+            self.running = False
+
+    def run(self) -> BlockResult:
+        """Step to the horizon and return the per-run results."""
+        while self.running:
+            self.step()
+        return self.result()
+
+    def result(self) -> BlockResult:
+        lost = self.missions.removed - self.lost_at_forecast
+        by_state = np.zeros((len(self.state_ids), self.n_runs), dtype=np.int64)
+        np.add.at(by_state, self.mission_sender, lost)
+        return BlockResult(
+            runs=self.run_ids,
+            outcome=self.outcome.copy(),
+            outcome_step=self.outcome_step.copy(),
+            final_staff=self.missions.totals().copy(),
+            staff_lost=by_state,
+            hostile_acts=self.hostile_acts.copy(),
+            offer_accepted=self.offer_accepted.copy(),
+            closed_mission=self.closed_mission.copy(),
+            trajectories=self.trajectories,
+        )
+
+    # ----------------------------------------------------------- announcing
+    def _record(self, m: int, size: np.ndarray, kind: np.ndarray | int, t: int) -> None:
+        """Note a hostile announcement on mission m, for observers next step."""
+        size = np.broadcast_to(size, (self.n_runs,))
+        bigger = size > self.ann_size[m]
+        self.ann_kind[m] = np.where(bigger, kind, self.ann_kind[m])
+        self.ann_size[m] += size
+        acted = size > 0
+        self.last_hostile = np.where(acted, t, self.last_hostile)
+        self.hostile_acts[self.mission_host[m]] += acted
+
+    def _announce_events(self, t: int) -> None:
+        ones = np.ones(self.n_runs, dtype=bool)
+        for ev in self.events_at.get(t, ()):
+            m = self.event_mission[ev.index]
+            observed = ev.date >= self.scenario.forecast_start and not ev.own
+            if ev.kind in (Kind.CANCEL, Kind.LIFT, Kind.RESTORE, Kind.OFFER):
+                self._conciliate_event(ev, m, t, observed)
+                continue
+            count = {
+                Kind.EXPEL: ev.size,
+                Kind.CLOSE_CONSULATE: ev.size,
+                Kind.CAP: ev.level,
+                Kind.BAN_LOCAL_HIRES: ev.level,
+                Kind.VISA_DENIAL: ev.rate,
+                Kind.SUSPEND: 0,
+            }[ev.kind]
+            kind = np.full(self.n_runs, ev.kind, dtype=np.int8)
+            counts = np.full(self.n_runs, count)
+            size = self.missions.announce(m, kind, counts, ev.deadline_step, hostile=not ev.own)
+            if ev.own:
+                continue
+            if observed:
+                self._record(m, size, np.int8(ev.kind), t)
+            else:
+                self.last_hostile[ones] = t
+
+    def _conciliate_event(self, ev: EventSpec, m: int, t: int, observed: bool) -> None:
+        rel = self.state_agents[ev.actor].relations.get(ev.target)
+        everywhere = np.ones(self.n_runs, dtype=bool)
+        if ev.kind == Kind.CANCEL:
+            size = self.missions.cancel(m, everywhere).astype(float)
+        elif ev.kind == Kind.LIFT:
+            what = {"cap": "cap", "ban_local_hires": "ceiling", "visa_denial": "visa_rate"}[ev.lifts]
+            arr = getattr(self.missions, what)
+            arr[m] = 0.0 if what == "visa_rate" else NO_LIMIT
+            size = np.ones(self.n_runs)
+        elif ev.kind == Kind.RESTORE:
+            self.missions.restore(m, np.full(self.n_runs, ev.size), ev.deadline_step)
+            size = np.full(self.n_runs, float(ev.size))
+        else:  # OFFER
+            if rel is not None:
+                rel.offer_open[:] = True
+            size = np.maximum(
+                self.missions.pending_expel[m]
+                + self.missions.pending_posts[m] * np.maximum(self.missions.per_post[m], 1),
+                1,
+            ).astype(float)
+        if observed:
+            self.ann_concil[m] += size
+            if rel is not None:
+                rel.conciliated[:] = True
+
+    def _announce_decisions(self, t: int) -> None:
+        missions = self.missions
+        for rel in self.relations:
+            if rel.act_m < 0:
+                continue
+            m = rel.act_m
+            notice = rel.policy.notice
+            if (rel.intent_concil > 0).any():
+                self._conciliate(rel, m, t, notice)
+            size = rel.intent_size
+            count = np.rint(size)
+            acting = count >= 1
+            if not acting.any():
+                continue
+            kind = self._choose_instrument(rel, m, rel.intent_kind, acting)
+            total = missions.total(m) - missions.pending_expel[m]
+            local = np.minimum(missions.local[m], missions.ceiling[m])
+            per_post = np.maximum(missions.per_post[m], 1)
+            level_cap = np.maximum(total - count, 0)
+            level_ban = np.maximum(local - count, 0)
+            posts = np.maximum(np.ceil(count / per_post), 1)
+            rate = count / VISA_SPAN
+            amount = np.select(
+                [kind == Kind.CAP, kind == Kind.BAN_LOCAL_HIRES, kind == Kind.CLOSE_CONSULATE,
+                 kind == Kind.VISA_DENIAL],
+                [level_cap, level_ban, posts, rate],
+                default=count,
+            )
+            announced = missions.announce(m, kind, amount, t + notice)
+            self._record(m, announced, kind, t)
+
+    def _choose_instrument(
+        self, rel: Relation, m: int, preferred: np.ndarray, acting: np.ndarray
+    ) -> np.ndarray:
+        """The preferred instrument where it can bite, else the next one up the ladder."""
+        feasible = self.missions.feasible(m)
+        chosen = np.zeros(self.n_runs, dtype=np.int8)
+        pref_ok = np.zeros(self.n_runs, dtype=bool)
+        for kind, ok in feasible.items():
+            here = acting & (preferred == kind) & ok
+            chosen[here] = kind
+            pref_ok |= here
+        pending = acting & ~pref_ok
+        if pending.any():
+            pref_rank = rel.rank[preferred]
+            ladder = [Kind.from_label(label) for label in rel.policy.ladder]
+            for kind in ladder:
+                here = pending & (rel.rank[kind] > pref_rank) & feasible[kind]
+                chosen[here] = kind
+                pending &= ~here
+            # Preferred instrument not on the ladder: take the ladder from its bottom.
+            for kind in ladder:
+                here = pending & (pref_rank > len(ladder)) & feasible[kind]
+                chosen[here] = kind
+                pending &= ~here
+        return chosen
+
+    def _conciliate(self, rel: Relation, m: int, t: int, notice: int) -> None:
+        """Carry out conciliatory moves: cancel what is pending, else lift, else restore."""
+        missions = self.missions
+        want = rel.intent_concil > 0
+        has_pending = missions.pending_hostile[m] > 0
+        cancelling = want & has_pending
+        size = np.zeros(self.n_runs)
+        if cancelling.any():
+            size += np.where(cancelling, np.maximum(missions.cancel(m, cancelling), 1), 0)
+        lifting = want & ~cancelling & missions.restricted(m)
+        if lifting.any():
+            lifted = missions.lift(m, lifting)
+            size += np.where(lifted, 1.0, 0.0)
+        restoring = want & ~cancelling & ~lifting
+        if restoring.any():
+            count = np.where(restoring, np.maximum(np.rint(rel.intent_concil), 1), 0)
+            missions.restore(m, count, t + notice)
+            size += count
+        self.ann_concil[m] += size
+        rel.conciliated |= want
+        rel.since_conciliation = np.where(want, 0, rel.since_conciliation)
+        # A cancellation meets the counterpart's standing offer: it cancels its own.
+        other = self.reverse[id(rel)]
+        if other is not None and other.act_m >= 0 and cancelling.any():
+            accepted = cancelling & other.offer_open
+            if accepted.any():
+                size_other = missions.cancel(other.act_m, accepted)
+                self.ann_concil[other.act_m] += np.where(accepted, np.maximum(size_other, 1), 0)
+                other.conciliated |= accepted
+                other.offer_open &= ~accepted
+                self.offer_accepted |= accepted
+
+    def _lapse_offers(self, executed: np.ndarray) -> None:
+        """An offer lapses once a pending measure of either side has taken effect."""
+        for rel in self.relations:
+            if not rel.offer_open.any():
+                continue
+            done = np.zeros(self.n_runs, dtype=bool)
+            for m in (rel.act_m, rel.obs_m):
+                if m >= 0:
+                    done |= executed[m] > 0
+            rel.offer_open &= ~done
+
+    # -------------------------------------------------------------- outcomes
+    def _judge(self, t: int) -> None:
+        open_ = self.outcome == UNRESOLVED
+        if not open_.any():
+            return
+        oc = self.scenario.outcomes
+        missions = self.missions
+        totals = missions.totals()
+        closed = np.zeros(self.n_runs, dtype=bool)
+        if len(self.watched):
+            watched_totals = totals[self.watched]
+            shut = (watched_totals <= oc.closure_threshold) | missions.suspended[self.watched]
+            closed = shut.any(axis=0)
+            first = np.argmax(shut, axis=0)
+            newly = open_ & closed
+            self.closed_mission[newly] = self.watched[first[newly]]
+        spiral = open_ & closed
+        calm = np.zeros(self.n_runs, dtype=bool)
+        if oc.quiet:
+            calm = (t - self.last_hostile >= oc.quiet_steps) & (
+                missions.pending_hostile.sum(axis=0) == 0
+            )
+            if oc.require_reciprocation:
+                calm &= self.reciprocated()
+        if oc.restored_level is not None and len(self.watched):
+            calm |= (totals[self.watched] >= oc.restored_level).all(axis=0)
+        calm &= open_ & ~spiral
+        self.outcome[spiral] = SPIRAL
+        self.outcome[calm] = DE_ESCALATION
+        self.outcome_step[spiral | calm] = t
+
+    def reciprocated(self) -> np.ndarray:
+        """Runs in which some pair of states have both made a conciliatory move."""
+        out = np.zeros(self.n_runs, dtype=bool)
+        for rel in self.relations:
+            other = self.reverse[id(rel)]
+            if other is not None:
+                out |= rel.conciliated & other.conciliated
+        return out

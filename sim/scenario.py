@@ -1,0 +1,757 @@
+"""Scenario files: parsing, validation, dotted-path overrides.
+
+A scenario is a TOML document (format in ``docs/scenario-format.md``). Validation
+collects every problem, not only the first; each names the file, the dotted field
+path, what was expected and what was found. The same dotted path addresses a value
+in the file, in ``--set PATH=VALUE`` and in sweeps.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import difflib
+import math
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from sim.measures import Kind
+from sim.policies import POLICIES
+
+__all__ = [
+    "EventSpec",
+    "MissionSpec",
+    "OutcomeSpec",
+    "Problem",
+    "Scenario",
+    "ScenarioError",
+    "StateSpec",
+    "apply_overrides",
+    "load_scenario",
+    "parse_override",
+    "scenario_from_dict",
+]
+
+MAX_STEPS = 20_000
+MAX_RUNS = 100_000_000
+_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a scenario: where, and what."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class ScenarioError(Exception):
+    """A scenario that cannot be used. ``problems`` lists every problem found."""
+
+    def __init__(self, source: str, problems: list[Problem]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        head = f"{self.source}: {len(self.problems)} problem(s)"
+        return "\n".join([head, *(f"  {self.source}: {p}" for p in self.problems)])
+
+
+# --------------------------------------------------------------------- specs
+@dataclass
+class StateSpec:
+    id: str
+    name: str
+    allies: list[str]
+    solidarity: float
+    solidarity_size: int
+    policies: dict[str, dict[str, Any]]  # counterpart id -> validated policy values
+
+
+@dataclass
+class MissionSpec:
+    id: str
+    sender: str
+    host: str
+    diplomats: int
+    local_staff: int
+    consulates: int
+    staff_per_consulate: int
+    cap: int | None
+    local_hire_ceiling: int | None
+    source: str
+    note: str
+
+    @property
+    def total(self) -> int:
+        return self.diplomats + self.local_staff + self.consulates * self.staff_per_consulate
+
+
+@dataclass
+class EventSpec:
+    index: int
+    date: dt.date
+    actor: str
+    target: str
+    kind: Kind
+    mission: str  # mission id
+    step: int
+    deadline_step: int
+    size: int | None = None
+    level: int | None = None
+    rate: float | None = None
+    lifts: str | None = None
+    source: str = ""
+    note: str = ""
+    own: bool = False  # a state's measure on its own mission: not a hostile act
+
+
+@dataclass
+class OutcomeSpec:
+    closure_threshold: int
+    missions: list[str]
+    quiet: bool
+    quiet_steps: int
+    require_reciprocation: bool
+    restored_level: int | None
+
+
+@dataclass
+class Scenario:
+    """A validated scenario. Build with :func:`load_scenario` or :func:`scenario_from_dict`."""
+
+    source: str
+    raw: dict[str, Any]
+    name: str
+    description: str
+    start: dt.date
+    step_days: int
+    n_steps: int
+    forecast_start: dt.date
+    runs: int
+    seed: int
+    states: dict[str, StateSpec]
+    missions: dict[str, MissionSpec]
+    events: list[EventSpec]
+    outcomes: OutcomeSpec
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def forecast_step(self) -> int:
+        return self.step_of(self.forecast_start)
+
+    @property
+    def end(self) -> dt.date:
+        return self.date_of(self.n_steps - 1)
+
+    def step_of(self, date: dt.date) -> int:
+        return (date - self.start).days // self.step_days
+
+    def date_of(self, step: int) -> dt.date:
+        return self.start + dt.timedelta(days=int(step) * self.step_days)
+
+    def with_overrides(self, overrides: dict[str, Any]) -> Scenario:
+        """A new scenario with values replaced by dotted path (``{"states.us.policy.ratio": 1.2}``)."""
+        raw = apply_overrides(self.raw, overrides, self.source)
+        merged = {**self.overrides, **overrides}
+        return scenario_from_dict(raw, self.source, merged)
+
+    def to_toml(self) -> str:
+        """The scenario as TOML, overrides applied (the "resolved scenario")."""
+        return tomli_w.dumps(self.raw)
+
+
+# ------------------------------------------------------------------ loading
+def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
+    """Read, override and validate a scenario file. Raises :class:`ScenarioError`."""
+    source = str(path)
+    p = Path(path)
+    try:
+        text = p.read_bytes()
+    except FileNotFoundError:
+        raise ScenarioError(source, [Problem("", "no such file")]) from None
+    except IsADirectoryError:
+        raise ScenarioError(source, [Problem("", "is a directory, expected a TOML file")]) from None
+    except OSError as exc:
+        raise ScenarioError(source, [Problem("", f"cannot be read: {exc.strerror}")]) from None
+    try:
+        raw = tomllib.loads(text.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ScenarioError(source, [Problem("", "is not UTF-8 text")]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(source, [Problem("", f"is not valid TOML: {exc}")]) from None
+    if overrides:
+        raw = apply_overrides(raw, overrides, source)
+    return scenario_from_dict(raw, source, dict(overrides or {}))
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Split ``PATH=VALUE``; the value is read as a TOML value, else taken as a string."""
+    if "=" not in text:
+        raise ValueError(f"expected PATH=VALUE, found {text!r}")
+    path, value = text.split("=", 1)
+    path = path.strip()
+    if not path or any(not part for part in path.split(".")):
+        raise ValueError(f"expected a dotted path such as states.us.policy.ratio, found {path!r}")
+    try:
+        parsed = tomllib.loads(f"v = {value.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        parsed = value.strip()
+    return path, parsed
+
+
+def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any], source: str) -> dict[str, Any]:
+    """Return a copy of ``raw`` with each dotted path set to its value."""
+    out = copy.deepcopy(raw)
+    problems = []
+    for path, value in overrides.items():
+        node: Any = out
+        parts = path.split(".")
+        for depth, part in enumerate(parts):
+            last = depth == len(parts) - 1
+            here = ".".join(parts[: depth + 1])
+            if isinstance(node, list):
+                if not part.isdigit() or int(part) >= len(node):
+                    problems.append(
+                        Problem(here, f"expected an index from 0 to {len(node) - 1} (--set)")
+                    )
+                    break
+                if last:
+                    node[int(part)] = value
+                else:
+                    node = node[int(part)]
+            elif isinstance(node, dict):
+                if last:
+                    node[part] = value
+                else:
+                    node = node.setdefault(part, {})
+            else:
+                problems.append(Problem(here, "is not a table, so --set cannot go inside it"))
+                break
+    if problems:
+        raise ScenarioError(source, problems)
+    return out
+
+
+# --------------------------------------------------------------- validation
+class _Checker:
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def bad(self, path: str, message: str) -> None:
+        self.problems.append(Problem(path, message))
+
+    def table(self, value: Any, path: str, allowed: set[str] | None = None) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            self.bad(path, f"expected a table, found {_describe(value)}")
+            return {}
+        if allowed is not None:
+            for key in value:
+                if key not in allowed:
+                    hint = difflib.get_close_matches(key, sorted(allowed), n=1, cutoff=0.6)
+                    extra = f" (did you mean {hint[0]!r}?)" if hint else ""
+                    known = ", ".join(sorted(allowed))
+                    self.bad(f"{path}.{key}" if path else key, f"unknown key{extra}; known: {known}")
+        return value
+
+    def get(
+        self,
+        table: dict[str, Any],
+        key: str,
+        path: str,
+        kind: str,
+        default: Any = ...,
+        low: float | None = None,
+        high: float | None = None,
+    ) -> Any:
+        where = f"{path}.{key}" if path else key
+        if key not in table:
+            if default is ...:
+                self.bad(where, f"required: expected {_expected(kind, low, high)}")
+                return None
+            return default
+        value = table[key]
+        ok = _type_ok(value, kind)
+        if ok and kind in ("int", "float") and (
+            (low is not None and value < low) or (high is not None and value > high)
+        ):
+            ok = False
+        if not ok:
+            self.bad(where, f"expected {_expected(kind, low, high)}, found {_describe(value)}")
+            return None
+        if kind == "float":
+            return float(value)
+        return value
+
+    def state_id(self, value: Any, path: str, states: set[str]) -> str | None:
+        if value is None:
+            return None
+        if value not in states:
+            hint = difflib.get_close_matches(str(value), sorted(states), n=1, cutoff=0.5)
+            extra = f" (did you mean {hint[0]!r}?)" if hint else ""
+            self.bad(path, f"expected a state id ({', '.join(sorted(states))}), found {value!r}{extra}")
+            return None
+        return value
+
+
+def _type_ok(value: Any, kind: str) -> bool:
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "float":
+        return (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and math.isfinite(float(value))
+        )
+    if kind == "str":
+        return isinstance(value, str)
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "date":
+        return isinstance(value, dt.date) and not isinstance(value, dt.datetime)
+    if kind == "strlist":
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    raise AssertionError(kind)
+
+
+def _expected(kind: str, low: float | None, high: float | None) -> str:
+    noun = {
+        "int": "an integer",
+        "float": "a number",
+        "str": "a string",
+        "bool": "true or false",
+        "date": "a date such as 2021-12-01 (unquoted)",
+        "strlist": "a list of strings",
+    }[kind]
+    bounds = []
+    if low is not None:
+        bounds.append(f">= {low:g}")
+    if high is not None:
+        bounds.append(f"<= {high:g}")
+    return noun + (f" {' and '.join(bounds)}" if bounds else "")
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a boolean)"
+    if isinstance(value, dt.datetime):
+        return f"{value.isoformat()} (a date-time)"
+    if isinstance(value, dt.date):
+        return f"{value.isoformat()} (a date)"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return f"a list of {len(value)}"
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return f"{shown!r} (a string)"
+    if isinstance(value, float):
+        return f"{value!r} (a number)"
+    if isinstance(value, int):
+        return f"{value} (an integer)"
+    return type(value).__name__
+
+
+TOP_KEYS = {"scenario", "states", "missions", "events", "outcomes"}
+SCENARIO_KEYS = {
+    "name",
+    "description",
+    "start",
+    "step_days",
+    "horizon",
+    "horizon_steps",
+    "forecast_start",
+    "runs",
+    "seed",
+}
+STATE_KEYS = {"name", "allies", "solidarity", "solidarity_size", "policy", "toward"}
+MISSION_KEYS = {
+    "sender",
+    "host",
+    "diplomats",
+    "local_staff",
+    "consulates",
+    "staff_per_consulate",
+    "cap",
+    "local_hire_ceiling",
+    "source",
+    "note",
+}
+EVENT_KEYS = {
+    "date",
+    "actor",
+    "target",
+    "kind",
+    "size",
+    "level",
+    "rate",
+    "lifts",
+    "deadline",
+    "mission",
+    "source",
+    "note",
+}
+OUTCOME_KEYS = {
+    "closure_threshold",
+    "missions",
+    "quiet",
+    "quiet_steps",
+    "require_reciprocation",
+    "restored_level",
+}
+# Which of size / level / rate / lifts each event kind takes: (required, optional).
+EVENT_FIELDS: dict[Kind, tuple[set[str], set[str]]] = {
+    Kind.EXPEL: ({"size"}, set()),
+    Kind.CAP: ({"level"}, set()),
+    Kind.BAN_LOCAL_HIRES: (set(), {"level"}),
+    Kind.CLOSE_CONSULATE: (set(), {"size"}),
+    Kind.VISA_DENIAL: ({"rate"}, set()),
+    Kind.SUSPEND: (set(), set()),
+    Kind.CANCEL: (set(), set()),
+    Kind.LIFT: ({"lifts"}, set()),
+    Kind.RESTORE: ({"size"}, set()),
+    Kind.OFFER: (set(), set()),
+}
+LIFTABLE = {"cap", "ban_local_hires", "visa_denial"}
+
+
+def scenario_from_dict(
+    raw: dict[str, Any], source: str = "<scenario>", overrides: dict[str, Any] | None = None
+) -> Scenario:
+    """Validate a parsed TOML document and build a :class:`Scenario`."""
+    c = _Checker()
+    top = c.table(raw, "", TOP_KEYS)
+    meta = c.table(top.get("scenario", {}), "scenario", SCENARIO_KEYS)
+    if "scenario" not in top:
+        c.bad("scenario", "required: expected a [scenario] table")
+    name = c.get(meta, "name", "scenario", "str")
+    description = c.get(meta, "description", "scenario", "str", "")
+    start = c.get(meta, "start", "scenario", "date")
+    step_days = c.get(meta, "step_days", "scenario", "int", 7, 1, 366)
+    horizon = c.get(meta, "horizon", "scenario", "date", None)
+    horizon_steps = c.get(meta, "horizon_steps", "scenario", "int", None, 1, MAX_STEPS)
+    forecast_start = c.get(meta, "forecast_start", "scenario", "date", start)
+    runs = c.get(meta, "runs", "scenario", "int", 1000, 1, MAX_RUNS)
+    seed = c.get(meta, "seed", "scenario", "int", 0, 0, 2**63 - 1)
+
+    n_steps = None
+    if ("horizon" in meta) == ("horizon_steps" in meta):
+        c.bad("scenario.horizon", "expected exactly one of horizon (a date) or horizon_steps")
+    elif start is not None and step_days is not None:
+        if horizon is not None:
+            if horizon <= start:
+                c.bad("scenario.horizon", f"expected a date after start {start}, found {horizon}")
+            else:
+                n_steps = (horizon - start).days // step_days + 1
+                if n_steps > MAX_STEPS:
+                    c.bad(
+                        "scenario.horizon",
+                        f"expected at most {MAX_STEPS} steps, found {n_steps}: "
+                        "shorten the horizon or lengthen step_days",
+                    )
+                    n_steps = None
+        elif horizon_steps is not None:
+            n_steps = horizon_steps
+    if n_steps is not None and forecast_start is not None and start is not None:
+        last = start + dt.timedelta(days=(n_steps - 1) * step_days)
+        if not (start <= forecast_start <= last + dt.timedelta(days=step_days - 1)):
+            c.bad(
+                "scenario.forecast_start",
+                f"expected a date from {start} to {last}, found {forecast_start}",
+            )
+
+    # states
+    states_raw = c.table(top.get("states", {}), "states")
+    if "states" not in top:
+        c.bad("states", "required: expected [states.<id>] tables")
+    state_ids = set(states_raw)
+    for sid in states_raw:
+        if not _ID.match(sid):
+            c.bad(f"states.{sid}", "expected an id of lowercase letters, digits and _")
+    if len(state_ids) < 2 and "states" in top:
+        c.bad("states", f"expected at least 2 states, found {len(state_ids)}")
+    states: dict[str, StateSpec] = {}
+    for sid, st in states_raw.items():
+        path = f"states.{sid}"
+        st = c.table(st, path, STATE_KEYS)
+        allies = c.get(st, "allies", path, "strlist", [])
+        for i, ally in enumerate(allies or []):
+            if c.state_id(ally, f"{path}.allies.{i}", state_ids) == sid:
+                c.bad(f"{path}.allies.{i}", "a state cannot be its own ally")
+        base = c.table(st.get("policy", {"kind": "scripted"}), f"{path}.policy")
+        toward = c.table(st.get("toward", {}), f"{path}.toward")
+        policies = {}
+        for other in sorted(state_ids - {sid}):
+            override = toward.get(other, {})
+            policies[other] = _check_policy(c, path, other, base, override)
+        for other in toward:
+            if other == sid:
+                c.bad(f"{path}.toward.{other}", "a state has no policy toward itself")
+            else:
+                c.state_id(other, f"{path}.toward.{other}", state_ids)
+        states[sid] = StateSpec(
+            id=sid,
+            name=c.get(st, "name", path, "str", sid) or sid,
+            allies=list(allies or []),
+            solidarity=c.get(st, "solidarity", path, "float", 0.0, 0, 1),
+            solidarity_size=c.get(st, "solidarity_size", path, "int", 2, 1, 100_000),
+            policies=policies,
+        )
+
+    # missions
+    missions_raw = c.table(top.get("missions", {}), "missions")
+    if "missions" not in top:
+        c.bad("missions", "required: expected [missions.<id>] tables")
+    missions: dict[str, MissionSpec] = {}
+    by_pair: dict[tuple[str, str], str] = {}
+    for mid, mi in missions_raw.items():
+        path = f"missions.{mid}"
+        if not _ID.match(mid):
+            c.bad(path, "expected an id of lowercase letters, digits and _ (e.g. us_in_russia)")
+        mi = c.table(mi, path, MISSION_KEYS)
+        sender = c.state_id(c.get(mi, "sender", path, "str"), f"{path}.sender", state_ids)
+        host = c.state_id(c.get(mi, "host", path, "str"), f"{path}.host", state_ids)
+        if sender is not None and sender == host:
+            c.bad(f"{path}.host", "expected a state other than the sender")
+        spec = MissionSpec(
+            id=mid,
+            sender=sender,
+            host=host,
+            diplomats=c.get(mi, "diplomats", path, "int", ..., 0, 10_000_000),
+            local_staff=c.get(mi, "local_staff", path, "int", 0, 0, 10_000_000),
+            consulates=c.get(mi, "consulates", path, "int", 0, 0, 10_000),
+            staff_per_consulate=c.get(mi, "staff_per_consulate", path, "int", 0, 0, 1_000_000),
+            cap=c.get(mi, "cap", path, "int", None, 0, 10_000_000),
+            local_hire_ceiling=c.get(mi, "local_hire_ceiling", path, "int", None, 0, 10_000_000),
+            source=c.get(mi, "source", path, "str", ""),
+            note=c.get(mi, "note", path, "str", ""),
+        )
+        numbers = (spec.diplomats, spec.local_staff, spec.consulates, spec.staff_per_consulate)
+        if spec.cap is not None and None not in numbers and spec.total > spec.cap:
+            c.bad(
+                f"{path}.cap",
+                f"expected a cap at or above the mission's total staff {spec.total}, "
+                f"found {spec.cap} (a cap in force has already been met)",
+            )
+        if (
+            spec.local_hire_ceiling is not None
+            and spec.local_staff is not None
+            and spec.local_staff > spec.local_hire_ceiling
+        ):
+            c.bad(
+                f"{path}.local_hire_ceiling",
+                f"expected a ceiling at or above local_staff {spec.local_staff}, "
+                f"found {spec.local_hire_ceiling}",
+            )
+        if sender and host:
+            if (sender, host) in by_pair:
+                c.bad(path, f"duplicates mission {by_pair[sender, host]} ({sender} in {host})")
+            by_pair[sender, host] = mid
+        missions[mid] = spec
+
+    # outcomes
+    out_raw = c.table(top.get("outcomes", {}), "outcomes", OUTCOME_KEYS)
+    watched = c.get(out_raw, "missions", "outcomes", "strlist", sorted(missions))
+    for i, mid in enumerate(watched or []):
+        if mid not in missions:
+            hint = difflib.get_close_matches(mid, sorted(missions), n=1, cutoff=0.5)
+            extra = f" (did you mean {hint[0]!r}?)" if hint else ""
+            c.bad(f"outcomes.missions.{i}", f"expected a mission id, found {mid!r}{extra}")
+    outcomes = OutcomeSpec(
+        closure_threshold=c.get(out_raw, "closure_threshold", "outcomes", "int", 0, 0),
+        missions=list(watched or []),
+        quiet=c.get(out_raw, "quiet", "outcomes", "bool", True),
+        quiet_steps=c.get(out_raw, "quiet_steps", "outcomes", "int", 26, 1, MAX_STEPS),
+        require_reciprocation=c.get(out_raw, "require_reciprocation", "outcomes", "bool", False),
+        restored_level=c.get(out_raw, "restored_level", "outcomes", "int", None, 0),
+    )
+
+    # events
+    events: list[EventSpec] = []
+    events_raw = top.get("events", [])
+    if not isinstance(events_raw, list):
+        c.bad("events", f"expected an array of [[events]] tables, found {_describe(events_raw)}")
+        events_raw = []
+    timing_ok = start is not None and step_days is not None and n_steps is not None
+    previous: dt.date | None = None
+    for i, ev in enumerate(events_raw):
+        spec = _check_event(c, i, ev, state_ids, by_pair)
+        if spec is None:
+            continue
+        path = f"events.{i}"
+        if previous is not None and spec.date < previous:
+            c.bad(f"{path}.date", f"expected events in date order: {spec.date} comes before {previous}")
+        previous = spec.date
+        deadline = ev.get("deadline")
+        if deadline is not None and deadline <= spec.date:
+            c.bad(f"{path}.deadline", f"expected a date after {spec.date}, found {deadline}")
+        if timing_ok:
+            last = start + dt.timedelta(days=(n_steps - 1) * step_days)
+            if not (start <= spec.date <= last + dt.timedelta(days=step_days - 1)):
+                c.bad(f"{path}.date", f"expected a date from {start} to {last}, found {spec.date}")
+            spec.step = (spec.date - start).days // step_days
+            due = spec.step + 1 if deadline is None else (deadline - start).days // step_days
+            spec.deadline_step = max(due, spec.step + 1)
+        events.append(spec)
+
+    if c.problems:
+        raise ScenarioError(source, c.problems)
+    return Scenario(
+        source=source,
+        raw=raw,
+        name=name,
+        description=description,
+        start=start,
+        step_days=step_days,
+        n_steps=n_steps,
+        forecast_start=forecast_start,
+        runs=runs,
+        seed=seed,
+        states=states,
+        missions=missions,
+        events=events,
+        outcomes=outcomes,
+        overrides=dict(overrides or {}),
+    )
+
+
+def _check_policy(
+    c: _Checker, path: str, other: str, base: dict[str, Any], override: Any
+) -> dict[str, Any]:
+    """Validate the policy of one state toward ``other``: ``toward.other`` merged over ``policy``."""
+    override_path = f"{path}.toward.{other}"
+    override = c.table(override, override_path)
+    merged = {**base, **override}
+
+    def where(key: str) -> str:
+        return f"{override_path}.{key}" if key in override else f"{path}.policy.{key}"
+
+    kind = merged.get("kind", "scripted")
+    if kind not in POLICIES:
+        hint = difflib.get_close_matches(str(kind), sorted(POLICIES), n=1, cutoff=0.5)
+        extra = f" (did you mean {hint[0]!r}?)" if hint else ""
+        c.bad(where("kind"), f"expected one of {', '.join(POLICIES)}, found {kind!r}{extra}")
+        return {"kind": "scripted"}
+    params = POLICIES[kind].all_params()
+    values: dict[str, Any] = {"kind": kind}
+    seen_problem = {p.path for p in c.problems}
+    for key, value in merged.items():
+        if key == "kind":
+            continue
+        if key not in params:
+            if where(key) in seen_problem:
+                continue
+            hint = difflib.get_close_matches(key, sorted(params), n=1, cutoff=0.6)
+            extra = f" (did you mean {hint[0]!r}?)" if hint else ""
+            c.bad(where(key), f"unknown parameter for policy {kind}{extra}; known: {', '.join(params)}")
+            continue
+        normalised, expected = params[key].check(value)
+        if expected is not None:
+            if where(key) not in seen_problem:
+                c.bad(where(key), f"expected {expected}, found {_describe(value)}")
+            continue
+        values[key] = normalised
+    return values
+
+
+def _check_event(
+    c: _Checker,
+    i: int,
+    ev: Any,
+    state_ids: set[str],
+    by_pair: dict[tuple[str, str], str],
+) -> EventSpec | None:
+    path = f"events.{i}"
+    ev = c.table(ev, path, EVENT_KEYS)
+    if not ev:
+        return None
+    date = c.get(ev, "date", path, "date")
+    actor = c.state_id(c.get(ev, "actor", path, "str"), f"{path}.actor", state_ids)
+    target = c.state_id(c.get(ev, "target", path, "str"), f"{path}.target", state_ids)
+    c.get(ev, "deadline", path, "date", None)
+    kind_label = c.get(ev, "kind", path, "str")
+    source = c.get(ev, "source", path, "str")
+    if source is not None and not source.strip():
+        c.bad(f"{path}.source", "expected the source of the event, found an empty string")
+    kind = None
+    if kind_label is not None:
+        labels = [k.label for k in Kind if k != Kind.NONE]
+        if kind_label not in labels:
+            hint = difflib.get_close_matches(kind_label, labels, n=1, cutoff=0.5)
+            extra = f" (did you mean {hint[0]!r}?)" if hint else ""
+            c.bad(f"{path}.kind", f"expected one of {', '.join(labels)}, found {kind_label!r}{extra}")
+        else:
+            kind = Kind.from_label(kind_label)
+    values: dict[str, Any] = {}
+    if kind is not None:
+        required, optional = EVENT_FIELDS[kind]
+        for key in ("size", "level", "rate", "lifts"):
+            if key not in required | optional:
+                if key in ev:
+                    c.bad(f"{path}.{key}", f"not used by an event of kind {kind.label}")
+                continue
+            default = ... if key in required else None
+            if key == "rate":
+                values[key] = c.get(ev, key, path, "float", default, 0)
+            elif key == "lifts":
+                values[key] = c.get(ev, key, path, "str", default)
+                if values[key] is not None and values[key] not in LIFTABLE:
+                    c.bad(f"{path}.lifts", f"expected one of {', '.join(sorted(LIFTABLE))}, found {values[key]!r}")
+            else:
+                low = 1 if key == "size" else 0
+                values[key] = c.get(ev, key, path, "int", default, low)
+        if kind == Kind.CLOSE_CONSULATE and values.get("size") is None:
+            values["size"] = 1
+        if kind == Kind.BAN_LOCAL_HIRES and values.get("level") is None:
+            values["level"] = 0
+    if actor is not None and target is not None and actor == target and "mission" not in ev:
+        c.bad(f"{path}.target", "expected a state other than the actor (or give mission = [sender, host])")
+    mission_id = None
+    own = False
+    if "mission" in ev:
+        pair = ev["mission"]
+        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, str) for x in pair)):
+            c.bad(f"{path}.mission", f"expected [sender, host], found {_describe(pair)}")
+        else:
+            sender = c.state_id(pair[0], f"{path}.mission.0", state_ids)
+            host = c.state_id(pair[1], f"{path}.mission.1", state_ids)
+            if sender and host:
+                mission_id = by_pair.get((sender, host))
+                if mission_id is None:
+                    c.bad(f"{path}.mission", f"expected an existing mission, found none of {sender} in {host}")
+                if actor is not None and actor not in (sender, host):
+                    c.bad(f"{path}.actor", f"expected the mission's sender or host, found {actor!r}")
+                own = actor == sender
+    elif actor and target and actor != target:
+        mission_id = by_pair.get((target, actor))
+        if mission_id is None:
+            c.bad(
+                path,
+                f"{actor} acts on {target}'s mission in {actor}, but the scenario has no mission "
+                f"with sender {target!r} and host {actor!r}",
+            )
+    if None in (date, actor, target, kind, mission_id):
+        return None
+    return EventSpec(
+        index=i,
+        date=date,
+        actor=actor,
+        target=target,
+        kind=kind,
+        mission=mission_id,
+        step=0,
+        deadline_step=1,
+        source=source or "",
+        note=c.get(ev, "note", path, "str", "") or "",
+        own=own,
+        **values,
+    )
