@@ -126,20 +126,22 @@ class Ensemble:
                 sid: quantiles(self.hostile_acts[i]) for i, sid in enumerate(self.state_ids)
             },
             "why": {
-                "offer_accepted": outcome_table(self.offer_accepted.astype(np.int8))["spiral"]
-                | {"by_outcome": _share_by_outcome(self.offer_accepted, self.outcome)},
+                "offer_accepted": outcome_table(self.offer_accepted.astype(np.int8))["spiral"],
+                "outcomes_if_offer_accepted": _outcomes_where(self.outcome, self.offer_accepted),
+                "outcomes_if_no_offer_accepted": _outcomes_where(
+                    self.outcome, ~self.offer_accepted
+                ),
                 "spirals_by_closed_mission": closed_by,
             },
             "wall_time_s": round(self.wall_time, 4),
         }
 
 
-def _share_by_outcome(flag: np.ndarray, outcome: np.ndarray) -> dict[str, float | None]:
-    out = {}
-    for code, name in enumerate(OUTCOMES):
-        sel = outcome == code
-        out[name] = float(flag[sel].mean()) if sel.any() else None
-    return out
+def _outcomes_where(outcome: np.ndarray, where: np.ndarray) -> dict | None:
+    """Outcome probabilities among the runs selected by ``where`` (None if there are none)."""
+    if not where.any():
+        return None
+    return {"runs": int(where.sum()), **outcome_table(outcome[where])}
 
 
 def _jsonable(value):

@@ -334,10 +334,14 @@ def _expected(kind: str, low: float | None, high: float | None) -> str:
     }[kind]
     bounds = []
     if low is not None:
-        bounds.append(f">= {low:g}")
+        bounds.append(f">= {_num(low)}")
     if high is not None:
-        bounds.append(f"<= {high:g}")
+        bounds.append(f"<= {_num(high)}")
     return noun + (f" {' and '.join(bounds)}" if bounds else "")
+
+
+def _num(x: float) -> str:
+    return f"{int(x):,}" if float(x).is_integer() else f"{x:g}"
 
 
 def _describe(value: Any) -> str:

@@ -1,0 +1,277 @@
+"""Command line: ``python -m sim run|validate|policies``.
+
+Exit status: 0 success, 2 bad usage or bad scenario, 1 unexpected error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from sim.measures import Kind
+from sim.policies import COMMON_PARAMS, POLICIES
+from sim.results import OutputError, prepare_output_dir, write_results
+from sim.runner import DEFAULT_BLOCK_SIZE, Ensemble, run_ensemble
+from sim.scenario import Scenario, ScenarioError, load_scenario, parse_override
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad command-line input: reported in one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse would exit 2 too; keep its wording
+        self.print_usage(sys.stderr)
+        raise UsageError(message)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, found {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, found {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, found {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a seed >= 0, found {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="escalation-sim",
+        description="Monte Carlo simulator of tit-for-tat diplomatic expulsions.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="run a scenario's Monte Carlo ensemble and summarise it")
+    run.add_argument("scenario", help="scenario TOML file")
+    run.add_argument("--runs", type=_positive_int, help="number of runs (default: the scenario's)")
+    run.add_argument("--seed", type=_seed, help="random seed (default: the scenario's)")
+    run.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="override a scenario value by dotted path, e.g. states.us.policy.ratio=1.2",
+    )
+    run.add_argument("--out", metavar="DIR", help="write summary, per-run table, trajectories")
+    run.add_argument("--force", action="store_true", help="allow writing into a non-empty DIR")
+    run.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    run.add_argument("--quiet", action="store_true", help="no progress bar, no table")
+    run.add_argument(
+        "--block-size",
+        type=_positive_int,
+        default=DEFAULT_BLOCK_SIZE,
+        help=f"runs stepped together in one model (default {DEFAULT_BLOCK_SIZE})",
+    )
+
+    val = sub.add_parser("validate", help="check a scenario file and report what it holds")
+    val.add_argument("scenario")
+    val.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
+
+    sub.add_parser("policies", help="list the policies with their parameters")
+    return parser
+
+
+def _overrides(items: list[str]) -> dict[str, Any]:
+    out = {}
+    for item in items:
+        try:
+            path, value = parse_override(item)
+        except ValueError as exc:
+            raise UsageError(f"--set: {exc}") from None
+        out[path] = value
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "run":
+            return _cmd_run(args, argv)
+        if args.command == "validate":
+            return _cmd_validate(args)
+        return _cmd_policies()
+    except UsageError as exc:
+        print(f"escalation-sim: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ScenarioError as exc:
+        print(f"escalation-sim: invalid scenario\n{exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OutputError as exc:
+        print(f"escalation-sim: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("escalation-sim: interrupted", file=sys.stderr)
+        return 130
+    except SystemExit as exc:  # argparse's --help
+        return int(exc.code or 0)
+    except Exception as exc:
+        if os.environ.get("SIM_DEBUG"):
+            raise
+        print(
+            f"escalation-sim: internal error: {type(exc).__name__}: {exc}\n"
+            "(set SIM_DEBUG=1 to see the traceback, and please report it)",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+
+
+def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
+    scenario = load_scenario(args.scenario, _overrides(args.overrides))
+    out = prepare_output_dir(args.out, args.force) if args.out else None
+    progress = not args.quiet and sys.stderr.isatty()
+    ensemble = run_ensemble(
+        scenario,
+        runs=args.runs,
+        seed=args.seed,
+        block_size=args.block_size,
+        keep_trajectories=out is not None,
+        progress=progress,
+    )
+    summary = ensemble.summary()
+    if out is not None:
+        write_results(ensemble, out, summary, ["escalation-sim", *argv])
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    elif not args.quiet:
+        print(format_summary(ensemble, summary))
+        if out is not None:
+            print(f"\nResults written to {out}/")
+    return EXIT_OK
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    scenario = load_scenario(args.scenario, _overrides(args.overrides))
+    print(describe_scenario(scenario))
+    return EXIT_OK
+
+
+def _cmd_policies() -> int:
+    print("Policies (kind = ...), with their own parameters:\n")
+    for name, cls in POLICIES.items():
+        doc = (cls.__doc__ or "").strip().splitlines()[0]
+        print(f"  {name}: {doc}")
+        for key, param in cls.params.items():
+            print(f"      {key} = {param.default!r}  ({param.describe()}) {param.doc}")
+        print(f"      reciprocate default = {cls.default_reciprocate}")
+    print("\nParameters common to every policy:\n")
+    for key, param in COMMON_PARAMS.items():
+        print(f"  {key} = {param.default!r}  ({param.describe()})\n      {param.doc}")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- formatting
+def describe_scenario(sc: Scenario) -> str:
+    lines = [
+        f"{sc.source}: valid scenario {sc.name!r}",
+        f"  {sc.start} to {sc.end}: {sc.n_steps} steps of {sc.step_days} days; "
+        f"forecast from {sc.forecast_start} (step {sc.forecast_step})",
+        f"  {sc.runs} runs by default, seed {sc.seed}",
+        f"  states: {', '.join(sc.states)}",
+    ]
+    for sid, st in sc.states.items():
+        kinds = sorted({v['kind'] for v in st.policies.values()})
+        allies = f"; allies {', '.join(st.allies)} (solidarity {st.solidarity})" if st.allies else ""
+        lines.append(f"    {sid} ({st.name}): {' / '.join(kinds)}{allies}")
+    lines.append(f"  missions: {len(sc.missions)}")
+    for mid, m in sc.missions.items():
+        lines.append(f"    {mid}: {m.sender} in {m.host}, {m.total} staff")
+    before = sum(1 for ev in sc.events if ev.date < sc.forecast_start)
+    lines.append(
+        f"  events: {len(sc.events)} ({before} history before the forecast start, "
+        f"{len(sc.events) - before} from it on)"
+    )
+    if sc.overrides:
+        lines.append("  overrides: " + ", ".join(f"{k}={v!r}" for k, v in sc.overrides.items()))
+    return "\n".join(lines)
+
+
+def _pct(p: float) -> str:
+    return f"{100 * p:5.1f}%"
+
+
+def format_summary(ens: Ensemble, s: dict) -> str:
+    sc = ens.scenario
+    lines = [
+        f"escalation-sim · {sc.name} ({sc.source})",
+        f"{s['runs']:,} runs · seed {s['seed']} · forecast {s['forecast_start']} to "
+        f"{s['horizon_end']} · {sc.step_days}-day steps",
+    ]
+    if s["overrides"]:
+        lines.append("overrides: " + ", ".join(f"{k}={v!r}" for k, v in s["overrides"].items()))
+    lines += ["", f"{'outcome':<15}{'P':>7}   {'95% CI':<17}{'runs':>8}   median weeks to it"]
+    for name in ("de_escalation", "spiral", "unresolved"):
+        o = s["outcomes"][name]
+        lo, hi = o["ci95"]
+        q = s["weeks_to_outcome"].get(name)
+        med = f"{q['q50']:.0f} (90% in {q['q05']:.0f}-{q['q95']:.0f})" if q else "-"
+        lines.append(
+            f"{name.replace('_', '-'):<15}{_pct(o['p'])}   [{100 * lo:4.1f}, {100 * hi:4.1f}]%"
+            f"  {o['count']:>8,}   {med}"
+        )
+    cif = s["cumulative_incidence"]
+    marks = [(label, weeks) for label, weeks in (("3 mo", 13), ("6 mo", 26), ("1 yr", 52),
+                                                   ("2 yr", 104))]
+    per_week = 7 / sc.step_days
+    n = len(cif["date"])
+    header = "".join(f"{label:>8}" for label, _ in marks)
+    lines += ["", f"{'reached by':<15}{header}"]
+    for name in ("spiral", "de_escalation"):
+        cells = ""
+        for _, weeks in marks:
+            i = min(int(round(weeks * per_week)) - 1, n - 1)
+            cells += f"{_pct(cif[name][i]):>8}" if i >= 0 else f"{'-':>8}"
+        lines.append(f"{name.replace('_', '-'):<15}{cells}")
+    lines += ["", "staff at the horizon    median   [5%, 95%]"]
+    for mid, q in s["final_staff"].items():
+        lines.append(f"  {mid:<20}{q['q50']:>8.0f}   [{q['q05']:.0f}, {q['q95']:.0f}]")
+    lines += ["", "staff lost per side     mean     95% quantile   hostile measures (mean)"]
+    for sid, q in s["staff_lost"].items():
+        acts = s["hostile_acts"][sid]["mean"]
+        lines.append(f"  {sid:<20}{q['mean']:>8.1f}   {q['q95']:>8.0f}         {acts:.2f}")
+    why = s["why"]
+    lines += ["", "why"]
+    offer = why["offer_accepted"]
+    if offer["count"]:
+        lines.append(
+            f"  a conditional offer was accepted in {_pct(offer['p']).strip()} of runs"
+        )
+        for label, key in (("accepted", "outcomes_if_offer_accepted"),
+                           ("not accepted", "outcomes_if_no_offer_accepted")):
+            part = why[key]
+            if part:
+                shares = ", ".join(
+                    f"{name.replace('_', '-')} {_pct(part[name]['p']).strip()}"
+                    for name in ("de_escalation", "spiral", "unresolved")
+                )
+                lines.append(f"    offer {label} ({part['runs']:,} runs): {shares}")
+    elif any(ev.kind == Kind.OFFER for ev in sc.events):
+        lines.append("  the conditional offer was never accepted")
+    spirals = s["outcomes"]["spiral"]["count"]
+    if spirals:
+        parts = ", ".join(
+            f"{mid} {100 * c / spirals:.0f}%" for mid, c in why["spirals_by_closed_mission"].items()
+        )
+        lines.append(f"  spirals, by the mission that closed first: {parts}")
+    lines.append(f"\nwall time {s['wall_time_s']:.2f} s")
+    return "\n".join(lines)

@@ -1,0 +1,130 @@
+"""Writing results: every file atomically, never over earlier results unless asked.
+
+An output directory holds ``summary.json``, ``runs.parquet`` (one row per run),
+``trajectories.npz`` (every mission's total staff after every step, per run),
+``scenario.toml`` (the scenario as run, overrides applied) and ``manifest.json``
+(versions, seed, runs, dates, wall time, the files written). Each file is written to
+a temporary file in the same directory and renamed into place, so a reader never
+sees half a file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import sys
+import tempfile
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from sim.runner import Ensemble
+
+__all__ = ["OutputError", "atomic_write", "prepare_output_dir", "write_results"]
+
+
+class OutputError(Exception):
+    """The output directory cannot be used (exists and is not empty, is a file, ...)."""
+
+
+def prepare_output_dir(path: str | Path, force: bool = False) -> Path:
+    """Create ``path`` if needed; refuse a non-empty directory unless ``force``."""
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out}: exists and is not a directory")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise OutputError(
+            f"{out}: directory is not empty; choose another --out or pass --force to overwrite"
+        )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{out}: cannot create directory ({exc.strerror})") from None
+    if not os.access(out, os.W_OK):
+        raise OutputError(f"{out}: directory is not writable")
+    return out
+
+
+def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+    """Write a file through a temporary file in the same directory, then rename it."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _json_bytes(data: Any) -> bytes:
+    return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode()
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for dist in ("escalation-sim", "mesa", "numpy", "scipy", "pandas", "pyarrow"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "not installed"
+    return out
+
+
+def write_results(
+    ensemble: Ensemble,
+    out: Path,
+    summary: dict | None = None,
+    command: list[str] | None = None,
+) -> list[str]:
+    """Write the ensemble's results into ``out`` (already prepared); return the file names."""
+    summary = ensemble.summary() if summary is None else summary
+    written: list[str] = []
+
+    def put(name: str, write: Callable[[IO[bytes]], None]) -> None:
+        atomic_write(out / name, write)
+        written.append(name)
+
+    put("summary.json", lambda h: h.write(_json_bytes(summary)))
+    table = ensemble.runs_table()
+    put("runs.parquet", lambda h: table.to_parquet(h, index=False))
+    if ensemble.trajectories is not None:
+        traj = ensemble.trajectories
+        dtype = np.int16 if traj.size == 0 or traj.max() < np.iinfo(np.int16).max else np.int32
+        sc = ensemble.scenario
+        dates = np.array([sc.date_of(s) for s in range(sc.n_steps)], dtype="datetime64[D]")
+
+        def write_npz(handle: IO[bytes]) -> None:
+            np.savez_compressed(
+                handle,
+                staff=np.moveaxis(traj, -1, 0).astype(dtype),  # (runs, steps, missions)
+                runs=ensemble.run_ids,
+                dates=dates,
+                missions=np.array(ensemble.mission_ids),
+            )
+
+        put("trajectories.npz", write_npz)
+    put("scenario.toml", lambda h: h.write(ensemble.scenario.to_toml().encode()))
+    manifest = {
+        "package": "escalation-sim",
+        "versions": versions(),
+        "scenario": ensemble.scenario.name,
+        "scenario_file": ensemble.scenario.source,
+        "overrides": summary.get("overrides", {}),
+        "seed": ensemble.seed,
+        "runs": ensemble.n_runs,
+        "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "wall_time_s": round(ensemble.wall_time, 4),
+        "command": command if command is not None else sys.argv,
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        "files": [*written, "manifest.json"],
+    }
+    put("manifest.json", lambda h: h.write(_json_bytes(manifest)))
+    return written
