@@ -217,9 +217,7 @@ class StateAgent(mesa.Agent):
             lo, hi = p.provocation_size
             amount = lo if lo == hi else streams.integers(t, rel.slots["provoke_size"], lo, hi)
             first = np.int8(Kind.from_label(p.ladder[0]))
-            rel.schedule(
-                t, 0, np.where(provoked, amount, 0.0).astype(float), np.full(runs, first)
-            )
+            rel.schedule(t, 0, np.where(provoked, amount, 0.0).astype(float), np.full(runs, first))
 
     def _join_allies(self, t: int) -> None:
         model = self.model
@@ -228,7 +226,9 @@ class StateAgent(mesa.Agent):
             if not acted.any():
                 continue
             joins = acted & (model.streams.uniform(t, slot_id) < self.solidarity)
-            rel.intent_size = np.where(joins, rel.intent_size + self.solidarity_size, rel.intent_size)
+            rel.intent_size = np.where(
+                joins, rel.intent_size + self.solidarity_size, rel.intent_size
+            )
             rel.intent_kind = np.where(
                 joins, np.maximum(rel.intent_kind, np.int8(Kind.EXPEL)), rel.intent_kind
             ).astype(np.int8)

@@ -190,8 +190,10 @@ def describe_scenario(sc: Scenario) -> str:
         f"  states: {', '.join(sc.states)}",
     ]
     for sid, st in sc.states.items():
-        kinds = sorted({v['kind'] for v in st.policies.values()})
-        allies = f"; allies {', '.join(st.allies)} (solidarity {st.solidarity})" if st.allies else ""
+        kinds = sorted({v["kind"] for v in st.policies.values()})
+        allies = (
+            f"; allies {', '.join(st.allies)} (solidarity {st.solidarity})" if st.allies else ""
+        )
         lines.append(f"    {sid} ({st.name}): {' / '.join(kinds)}{allies}")
     lines.append(f"  missions: {len(sc.missions)}")
     for mid, m in sc.missions.items():
@@ -230,8 +232,9 @@ def format_summary(ens: Ensemble, s: dict) -> str:
             f"  {o['count']:>8,}   {med}"
         )
     cif = s["cumulative_incidence"]
-    marks = [(label, weeks) for label, weeks in (("3 mo", 13), ("6 mo", 26), ("1 yr", 52),
-                                                   ("2 yr", 104))]
+    marks = [
+        (label, weeks) for label, weeks in (("3 mo", 13), ("6 mo", 26), ("1 yr", 52), ("2 yr", 104))
+    ]
     per_week = 7 / sc.step_days
     n = len(cif["date"])
     header = "".join(f"{label:>8}" for label, _ in marks)
@@ -239,7 +242,7 @@ def format_summary(ens: Ensemble, s: dict) -> str:
     for name in ("spiral", "de_escalation"):
         cells = ""
         for _, weeks in marks:
-            i = min(int(round(weeks * per_week)) - 1, n - 1)
+            i = min(round(weeks * per_week) - 1, n - 1)
             cells += f"{_pct(cif[name][i]):>8}" if i >= 0 else f"{'-':>8}"
         lines.append(f"{name.replace('_', '-'):<15}{cells}")
     lines += ["", "staff at the horizon    median   [5%, 95%]"]
@@ -253,11 +256,11 @@ def format_summary(ens: Ensemble, s: dict) -> str:
     lines += ["", "why"]
     offer = why["offer_accepted"]
     if offer["count"]:
-        lines.append(
-            f"  a conditional offer was accepted in {_pct(offer['p']).strip()} of runs"
-        )
-        for label, key in (("accepted", "outcomes_if_offer_accepted"),
-                           ("not accepted", "outcomes_if_no_offer_accepted")):
+        lines.append(f"  a conditional offer was accepted in {_pct(offer['p']).strip()} of runs")
+        for label, key in (
+            ("accepted", "outcomes_if_offer_accepted"),
+            ("not accepted", "outcomes_if_no_offer_accepted"),
+        ):
             part = why[key]
             if part:
                 shares = ", ".join(

@@ -204,6 +204,7 @@ class Missions:
         called_off = np.where(
             runs, self.pending_expel[m] + self.pending_posts[m] * np.maximum(self.per_post[m], 1), 0
         )
+        cols = np.nonzero(runs)[0]
         for buf, empty in (
             (self.p_expel, 0),
             (self.p_posts, 0),
@@ -213,9 +214,9 @@ class Missions:
             (self.p_suspend, False),
             (self.p_hostile, 0),
         ):
-            buf[:, m, :] = np.where(runs, empty, buf[:, m, :])
+            buf[:, m, cols] = empty
         for acc in (self.pending_hostile, self.pending_expel, self.pending_posts):
-            acc[m] = np.where(runs, 0, acc[m])
+            acc[m, cols] = 0
         return called_off
 
     def lift(self, m: int, runs: np.ndarray) -> np.ndarray:

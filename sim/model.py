@@ -41,7 +41,9 @@ class BlockResult:
     outcome: np.ndarray  # int8 codes into OUTCOMES
     outcome_step: np.ndarray  # step at which the outcome was reached (-1: unresolved)
     final_staff: np.ndarray  # (missions, runs) total staff at the horizon
-    staff_lost: np.ndarray  # (states, runs) staff removed from each state's missions since the forecast start
+    staff_lost: (
+        np.ndarray
+    )  # (states, runs) staff removed from each state's missions since the forecast start
     hostile_acts: np.ndarray  # (states, runs) hostile measures each state announced in the forecast
     offer_accepted: np.ndarray  # bool: a conditional offer was accepted
     closed_mission: np.ndarray  # index of the watched mission whose closure made the spiral (-1)
@@ -258,7 +260,9 @@ class EscalationModel(mesa.Model):
         if ev.kind == Kind.CANCEL:
             size = self.missions.cancel(m, everywhere).astype(float)
         elif ev.kind == Kind.LIFT:
-            what = {"cap": "cap", "ban_local_hires": "ceiling", "visa_denial": "visa_rate"}[ev.lifts]
+            what = {"cap": "cap", "ban_local_hires": "ceiling", "visa_denial": "visa_rate"}[
+                ev.lifts
+            ]
             arr = getattr(self.missions, what)
             arr[m] = 0.0 if what == "visa_rate" else NO_LIMIT
             size = np.ones(self.n_runs)
@@ -301,8 +305,12 @@ class EscalationModel(mesa.Model):
             posts = np.maximum(np.ceil(count / per_post), 1)
             rate = count / VISA_SPAN
             amount = np.select(
-                [kind == Kind.CAP, kind == Kind.BAN_LOCAL_HIRES, kind == Kind.CLOSE_CONSULATE,
-                 kind == Kind.VISA_DENIAL],
+                [
+                    kind == Kind.CAP,
+                    kind == Kind.BAN_LOCAL_HIRES,
+                    kind == Kind.CLOSE_CONSULATE,
+                    kind == Kind.VISA_DENIAL,
+                ],
                 [level_cap, level_ban, posts, rate],
                 default=count,
             )

@@ -61,6 +61,6 @@ def quantiles(values: np.ndarray) -> dict[str, float] | None:
     if len(values) == 0:
         return None
     qs = np.quantile(values, QUANTILES)
-    out = {f"q{int(round(q * 100)):02d}": float(v) for q, v in zip(QUANTILES, qs, strict=True)}
+    out = {f"q{round(q * 100):02d}": float(v) for q, v in zip(QUANTILES, qs, strict=True)}
     out["mean"] = float(np.mean(values))
     return out

@@ -80,8 +80,10 @@ class Param:
                 and self.low <= value[0] <= value[1] <= self.high
             ):
                 return [int(value[0]), int(value[1])], None
-            if isinstance(value, int) and not isinstance(value, bool) and (
-                self.low <= value <= self.high
+            if (
+                isinstance(value, int)
+                and not isinstance(value, bool)
+                and (self.low <= value <= self.high)
             ):
                 return [value, value], None
             return None, expected
@@ -318,7 +320,8 @@ class Scripted(Passive):
 
 
 POLICIES: dict[str, type[Policy]] = {
-    cls.name: cls for cls in (TitForTat, Proportional, Generous, Grim, Parity, Grit, Passive, Scripted)
+    cls.name: cls
+    for cls in (TitForTat, Proportional, Generous, Grim, Parity, Grit, Passive, Scripted)
 }
 
 

@@ -160,7 +160,7 @@ class Scenario:
         return self.start + dt.timedelta(days=int(step) * self.step_days)
 
     def with_overrides(self, overrides: dict[str, Any]) -> Scenario:
-        """A new scenario with values replaced by dotted path (``{"states.us.policy.ratio": 1.2}``)."""
+        """A copy with values replaced by dotted path, e.g. ``{"states.us.policy.ratio": 1.2}``."""
         raw = apply_overrides(self.raw, overrides, self.source)
         merged = {**self.overrides, **overrides}
         return scenario_from_dict(raw, self.source, merged)
@@ -260,7 +260,9 @@ class _Checker:
                     hint = difflib.get_close_matches(key, sorted(allowed), n=1, cutoff=0.6)
                     extra = f" (did you mean {hint[0]!r}?)" if hint else ""
                     known = ", ".join(sorted(allowed))
-                    self.bad(f"{path}.{key}" if path else key, f"unknown key{extra}; known: {known}")
+                    self.bad(
+                        f"{path}.{key}" if path else key, f"unknown key{extra}; known: {known}"
+                    )
         return value
 
     def get(
@@ -281,8 +283,10 @@ class _Checker:
             return default
         value = table[key]
         ok = _type_ok(value, kind)
-        if ok and kind in ("int", "float") and (
-            (low is not None and value < low) or (high is not None and value > high)
+        if (
+            ok
+            and kind in ("int", "float")
+            and ((low is not None and value < low) or (high is not None and value > high))
         ):
             ok = False
         if not ok:
@@ -298,7 +302,9 @@ class _Checker:
         if value not in states:
             hint = difflib.get_close_matches(str(value), sorted(states), n=1, cutoff=0.5)
             extra = f" (did you mean {hint[0]!r}?)" if hint else ""
-            self.bad(path, f"expected a state id ({', '.join(sorted(states))}), found {value!r}{extra}")
+            self.bad(
+                path, f"expected a state id ({', '.join(sorted(states))}), found {value!r}{extra}"
+            )
             return None
         return value
 
@@ -593,7 +599,10 @@ def scenario_from_dict(
             continue
         path = f"events.{i}"
         if previous is not None and spec.date < previous:
-            c.bad(f"{path}.date", f"expected events in date order: {spec.date} comes before {previous}")
+            c.bad(
+                f"{path}.date",
+                f"expected events in date order: {spec.date} comes before {previous}",
+            )
         previous = spec.date
         deadline = ev.get("deadline")
         if deadline is not None and deadline <= spec.date:
@@ -631,7 +640,7 @@ def scenario_from_dict(
 def _check_policy(
     c: _Checker, path: str, other: str, base: dict[str, Any], override: Any
 ) -> dict[str, Any]:
-    """Validate the policy of one state toward ``other``: ``toward.other`` merged over ``policy``."""
+    """Validate one state's policy toward ``other`` (``toward.other`` merged over ``policy``)."""
     override_path = f"{path}.toward.{other}"
     override = c.table(override, override_path)
     merged = {**base, **override}
@@ -656,7 +665,10 @@ def _check_policy(
                 continue
             hint = difflib.get_close_matches(key, sorted(params), n=1, cutoff=0.6)
             extra = f" (did you mean {hint[0]!r}?)" if hint else ""
-            c.bad(where(key), f"unknown parameter for policy {kind}{extra}; known: {', '.join(params)}")
+            c.bad(
+                where(key),
+                f"unknown parameter for policy {kind}{extra}; known: {', '.join(params)}",
+            )
             continue
         normalised, expected = params[key].check(value)
         if expected is not None:
@@ -692,7 +704,9 @@ def _check_event(
         if kind_label not in labels:
             hint = difflib.get_close_matches(kind_label, labels, n=1, cutoff=0.5)
             extra = f" (did you mean {hint[0]!r}?)" if hint else ""
-            c.bad(f"{path}.kind", f"expected one of {', '.join(labels)}, found {kind_label!r}{extra}")
+            c.bad(
+                f"{path}.kind", f"expected one of {', '.join(labels)}, found {kind_label!r}{extra}"
+            )
         else:
             kind = Kind.from_label(kind_label)
     values: dict[str, Any] = {}
@@ -709,7 +723,10 @@ def _check_event(
             elif key == "lifts":
                 values[key] = c.get(ev, key, path, "str", default)
                 if values[key] is not None and values[key] not in LIFTABLE:
-                    c.bad(f"{path}.lifts", f"expected one of {', '.join(sorted(LIFTABLE))}, found {values[key]!r}")
+                    c.bad(
+                        f"{path}.lifts",
+                        f"expected one of {', '.join(sorted(LIFTABLE))}, found {values[key]!r}",
+                    )
             else:
                 low = 1 if key == "size" else 0
                 values[key] = c.get(ev, key, path, "int", default, low)
@@ -718,12 +735,17 @@ def _check_event(
         if kind == Kind.BAN_LOCAL_HIRES and values.get("level") is None:
             values["level"] = 0
     if actor is not None and target is not None and actor == target and "mission" not in ev:
-        c.bad(f"{path}.target", "expected a state other than the actor (or give mission = [sender, host])")
+        c.bad(
+            f"{path}.target",
+            "expected a state other than the actor (or give mission = [sender, host])",
+        )
     mission_id = None
     own = False
     if "mission" in ev:
         pair = ev["mission"]
-        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, str) for x in pair)):
+        if not (
+            isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, str) for x in pair)
+        ):
             c.bad(f"{path}.mission", f"expected [sender, host], found {_describe(pair)}")
         else:
             sender = c.state_id(pair[0], f"{path}.mission.0", state_ids)
@@ -731,9 +753,14 @@ def _check_event(
             if sender and host:
                 mission_id = by_pair.get((sender, host))
                 if mission_id is None:
-                    c.bad(f"{path}.mission", f"expected an existing mission, found none of {sender} in {host}")
+                    c.bad(
+                        f"{path}.mission",
+                        f"expected an existing mission, found none of {sender} in {host}",
+                    )
                 if actor is not None and actor not in (sender, host):
-                    c.bad(f"{path}.actor", f"expected the mission's sender or host, found {actor!r}")
+                    c.bad(
+                        f"{path}.actor", f"expected the mission's sender or host, found {actor!r}"
+                    )
                 own = actor == sender
     elif actor and target and actor != target:
         mission_id = by_pair.get((target, actor))

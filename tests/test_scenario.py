@@ -1,0 +1,220 @@
+"""Scenario parsing and validation: every problem reported, each with its dotted path."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+
+import pytest
+
+from sim.measures import Kind
+from sim.scenario import (
+    ScenarioError,
+    load_scenario,
+    parse_override,
+    scenario_from_dict,
+)
+
+
+def base() -> dict:
+    return {
+        "scenario": {
+            "name": "t",
+            "start": dt.date(2021, 1, 6),
+            "horizon_steps": 20,
+            "forecast_start": dt.date(2021, 2, 3),
+            "runs": 10,
+            "seed": 1,
+        },
+        "states": {
+            "us": {"policy": {"kind": "proportional", "ratio": 1.0}},
+            "russia": {"policy": {"kind": "tit_for_tat"}},
+        },
+        "missions": {
+            "us_in_russia": {"sender": "us", "host": "russia", "diplomats": 100},
+            "russia_in_us": {"sender": "russia", "host": "us", "diplomats": 100},
+        },
+        "events": [
+            {
+                "date": dt.date(2021, 1, 13),
+                "actor": "us",
+                "target": "russia",
+                "kind": "expel",
+                "size": 10,
+                "deadline": dt.date(2021, 2, 10),
+                "source": "test",
+            }
+        ],
+    }
+
+
+def problems(raw: dict) -> dict[str, str]:
+    with pytest.raises(ScenarioError) as info:
+        scenario_from_dict(raw, "file.toml")
+    assert str(info.value).startswith("file.toml:")
+    return {p.path: p.message for p in info.value.problems}
+
+
+class TestValid:
+    def test_builds(self):
+        sc = scenario_from_dict(base(), "file.toml")
+        assert sc.n_steps == 20
+        assert sc.forecast_step == 4
+        ev = sc.events[0]
+        assert (ev.kind, ev.mission, ev.step, ev.deadline_step) == (
+            Kind.EXPEL,
+            "russia_in_us",
+            1,
+            5,
+        )
+        assert sc.states["us"].policies["russia"]["ratio"] == 1.0
+        assert sc.date_of(sc.step_of(dt.date(2021, 3, 1))) <= dt.date(2021, 3, 1)
+
+    def test_horizon_date(self):
+        raw = base()
+        del raw["scenario"]["horizon_steps"]
+        raw["scenario"]["horizon"] = dt.date(2021, 3, 31)
+        sc = scenario_from_dict(raw)
+        assert sc.n_steps == (dt.date(2021, 3, 31) - dt.date(2021, 1, 6)).days // 7 + 1
+
+    def test_toward_overrides_merge_over_policy(self):
+        raw = base()
+        raw["states"]["us"]["toward"] = {"russia": {"ratio": 0.5, "noise": 0.2}}
+        sc = scenario_from_dict(raw)
+        values = sc.states["us"].policies["russia"]
+        assert values == {"kind": "proportional", "ratio": 0.5, "noise": 0.2}
+
+    def test_toml_round_trip(self):
+        sc = scenario_from_dict(base())
+        again = scenario_from_dict(tomllib.loads(sc.to_toml()))
+        assert again.raw == sc.raw
+
+
+class TestProblems:
+    def test_unknown_key_with_suggestion(self):
+        raw = base()
+        raw["missions"]["us_in_russia"]["diplomat"] = 5
+        found = problems(raw)
+        assert "did you mean 'diplomats'" in found["missions.us_in_russia.diplomat"]
+
+    def test_every_problem_is_collected(self):
+        raw = base()
+        raw["missions"]["us_in_russia"]["diplomats"] = -3
+        raw["states"]["us"]["policy"]["ratio"] = 50
+        raw["events"][0]["actor"] = "usa"
+        raw["scenario"]["runs"] = "many"
+        found = problems(raw)
+        assert "found -3" in found["missions.us_in_russia.diplomats"]
+        assert "<= 10" in found["states.us.policy.ratio"]
+        assert "did you mean 'us'" in found["events.0.actor"]
+        assert "expected an integer" in found["scenario.runs"]
+        assert len(found) >= 4
+
+    def test_event_for_a_mission_that_does_not_exist(self):
+        raw = base()
+        del raw["missions"]["russia_in_us"]
+        found = problems(raw)
+        assert "no mission" in found["events.0"]
+
+    def test_dates_out_of_order(self):
+        raw = base()
+        raw["events"].append({**raw["events"][0], "date": dt.date(2021, 1, 7)})
+        raw["events"].append({**raw["events"][0], "date": dt.date(2021, 1, 6)})
+        found = problems(raw)
+        assert "date order" in found["events.2.date"]
+
+    def test_deadline_before_date(self):
+        raw = base()
+        raw["events"][0]["deadline"] = dt.date(2021, 1, 1)
+        assert "after" in problems(raw)["events.0.deadline"]
+
+    def test_event_fields_by_kind(self):
+        raw = base()
+        raw["events"][0]["kind"] = "cap"
+        found = problems(raw)
+        assert "events.0.level" in found  # required for a cap
+        assert "not used" in found["events.0.size"]
+
+    def test_missing_source(self):
+        raw = base()
+        raw["events"][0]["source"] = " "
+        assert "source" in problems(raw)["events.0.source"]
+
+    def test_unknown_policy_kind_and_parameter(self):
+        raw = base()
+        raw["states"]["russia"]["policy"] = {"kind": "grimm"}
+        raw["states"]["us"]["policy"]["forgivness"] = 0.1
+        found = problems(raw)
+        assert "did you mean 'grim'" in found["states.russia.policy.kind"]
+        assert "states.us.policy.forgivness" in found
+
+    def test_cap_below_staff(self):
+        raw = base()
+        raw["missions"]["us_in_russia"]["cap"] = 50
+        assert "at or above" in problems(raw)["missions.us_in_russia.cap"]
+
+    def test_wrong_types_and_non_finite(self):
+        raw = base()
+        raw["states"]["us"]["policy"]["noise"] = float("nan")
+        raw["states"]["us"]["policy"]["lag"] = [3, 1]
+        raw["scenario"]["start"] = "2021-01-06"
+        found = problems(raw)
+        assert "nan" in found["states.us.policy.noise"]
+        assert "min <= max" in found["states.us.policy.lag"]
+        assert "unquoted" in found["scenario.start"]
+
+    def test_absurd_horizon(self):
+        raw = base()
+        raw["scenario"]["horizon_steps"] = 10**9
+        assert "scenario.horizon_steps" in problems(raw)
+
+    def test_self_ally_and_unknown_ally(self):
+        raw = base()
+        raw["states"]["us"]["allies"] = ["us", "uk"]
+        found = problems(raw)
+        assert "own ally" in found["states.us.allies.0"]
+        assert "states.us.allies.1" in found
+
+
+class TestOverrides:
+    def test_parse(self):
+        assert parse_override("states.us.policy.ratio=1.2") == ("states.us.policy.ratio", 1.2)
+        assert parse_override("states.us.policy.kind=grim") == ("states.us.policy.kind", "grim")
+        assert parse_override("states.us.policy.lag=[1, 3]") == ("states.us.policy.lag", [1, 3])
+        with pytest.raises(ValueError):
+            parse_override("states.us.policy.ratio")
+        with pytest.raises(ValueError):
+            parse_override("states..ratio=1")
+
+    def test_same_path_as_the_file(self):
+        sc = scenario_from_dict(base())
+        changed = sc.with_overrides(
+            {
+                "states.us.policy.ratio": 1.5,
+                "missions.us_in_russia.diplomats": 7,
+                "events.0.size": 3,
+            }
+        )
+        assert changed.states["us"].policies["russia"]["ratio"] == 1.5
+        assert changed.missions["us_in_russia"].diplomats == 7
+        assert changed.events[0].size == 3
+        assert sc.states["us"].policies["russia"]["ratio"] == 1.0  # the original is untouched
+        assert changed.overrides["events.0.size"] == 3
+
+    def test_bad_index_and_bad_value(self):
+        sc = scenario_from_dict(base())
+        with pytest.raises(ScenarioError) as info:
+            sc.with_overrides({"events.5.size": 3})
+        assert info.value.problems[0].path == "events.5"
+        with pytest.raises(ScenarioError) as info:
+            sc.with_overrides({"states.us.policy.ratio": -1})
+        assert info.value.problems[0].path == "states.us.policy.ratio"
+
+    def test_load_applies_overrides(self, tmp_path):
+        import tomli_w
+
+        path = tmp_path / "s.toml"
+        path.write_text(tomli_w.dumps(base()))
+        sc = load_scenario(path, {"scenario.runs": 42})
+        assert sc.runs == 42
+        assert sc.source == str(path)
