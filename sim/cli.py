@@ -248,10 +248,16 @@ def format_summary(ens: Ensemble, s: dict) -> str:
     lines += ["", "staff at the horizon    median   [5%, 95%]"]
     for mid, q in s["final_staff"].items():
         lines.append(f"  {mid:<20}{q['q50']:>8.0f}   [{q['q05']:.0f}, {q['q95']:.0f}]")
-    lines += ["", "staff lost per side     mean     95% quantile   hostile measures (mean)"]
+    lines += [
+        "",
+        "per side                staff lost (mean, 95% q)   measures (mean): hostile  conciliatory",
+    ]
     for sid, q in s["staff_lost"].items():
-        acts = s["hostile_acts"][sid]["mean"]
-        lines.append(f"  {sid:<20}{q['mean']:>8.1f}   {q['q95']:>8.0f}         {acts:.2f}")
+        hostile = s["hostile_acts"][sid]["mean"]
+        concil = s["conciliatory_acts"][sid]["mean"]
+        lines.append(
+            f"  {sid:<20}{q['mean']:>10.1f} {q['q95']:>8.0f}{hostile:>26.2f}{concil:>14.2f}"
+        )
     why = s["why"]
     lines += ["", "why"]
     offer = why["offer_accepted"]

@@ -45,6 +45,7 @@ class BlockResult:
         np.ndarray
     )  # (states, runs) staff removed from each state's missions since the forecast start
     hostile_acts: np.ndarray  # (states, runs) hostile measures each state announced in the forecast
+    conciliatory_acts: np.ndarray  # (states, runs) conciliatory moves each state made in the forecast
     offer_accepted: np.ndarray  # bool: a conditional offer was accepted
     closed_mission: np.ndarray  # index of the watched mission whose closure made the spiral (-1)
     trajectories: np.ndarray | None  # (steps, missions, runs) total staff after each step
@@ -163,6 +164,7 @@ class EscalationModel(mesa.Model):
         self.last_hostile = np.zeros(r, dtype=np.int64)
         self.lost_at_forecast = np.zeros((m, r), dtype=np.int64)
         self.hostile_acts = np.zeros((len(self.state_ids), r), dtype=np.int32)
+        self.conciliatory_acts = np.zeros((len(self.state_ids), r), dtype=np.int32)
         self.offer_accepted = np.zeros(r, dtype=bool)
         self.closed_mission = np.full(r, -1, dtype=np.int16)
         self.mission_host = np.array([self.state_ids.index(m.host) for m in specs])
@@ -212,6 +214,7 @@ class EscalationModel(mesa.Model):
             final_staff=self.missions.totals().copy(),
             staff_lost=by_state,
             hostile_acts=self.hostile_acts.copy(),
+            conciliatory_acts=self.conciliatory_acts.copy(),
             offer_accepted=self.offer_accepted.copy(),
             closed_mission=self.closed_mission.copy(),
             trajectories=self.trajectories,
@@ -278,7 +281,7 @@ class EscalationModel(mesa.Model):
                 1,
             ).astype(float)
         if observed:
-            self.ann_concil[m] += size
+            self._note_conciliation(m, size)
             if rel is not None:
                 rel.conciliated[:] = True
 
@@ -361,7 +364,7 @@ class EscalationModel(mesa.Model):
             count = np.where(restoring, np.maximum(np.rint(rel.intent_concil), 1), 0)
             missions.restore(m, count, t + notice)
             size += count
-        self.ann_concil[m] += size
+        self._note_conciliation(m, np.where(want, np.maximum(size, 1), 0))
         rel.conciliated |= want
         rel.since_conciliation = np.where(want, 0, rel.since_conciliation)
         # A cancellation meets the counterpart's standing offer: it cancels its own.
@@ -370,10 +373,17 @@ class EscalationModel(mesa.Model):
             accepted = cancelling & other.offer_open
             if accepted.any():
                 size_other = missions.cancel(other.act_m, accepted)
-                self.ann_concil[other.act_m] += np.where(accepted, np.maximum(size_other, 1), 0)
+                self._note_conciliation(
+                    other.act_m, np.where(accepted, np.maximum(size_other, 1), 0)
+                )
                 other.conciliated |= accepted
                 other.offer_open &= ~accepted
                 self.offer_accepted |= accepted
+
+    def _note_conciliation(self, m: int, size: np.ndarray) -> None:
+        """Note conciliatory moves by the host of mission m (size 0: none), for observers."""
+        self.ann_concil[m] += size
+        self.conciliatory_acts[self.mission_host[m]] += size > 0
 
     def _lapse_offers(self, executed: np.ndarray) -> None:
         """An offer lapses once a pending measure of either side has taken effect."""

@@ -37,6 +37,7 @@ class Ensemble:
     final_staff: np.ndarray  # (missions, runs)
     staff_lost: np.ndarray  # (states, runs)
     hostile_acts: np.ndarray  # (states, runs)
+    conciliatory_acts: np.ndarray  # (states, runs)
     offer_accepted: np.ndarray
     closed_mission: np.ndarray
     trajectories: np.ndarray | None  # (steps, missions, runs)
@@ -84,6 +85,8 @@ class Ensemble:
             columns[f"staff_lost.{sid}"] = self.staff_lost[i]
         for i, sid in enumerate(self.state_ids):
             columns[f"hostile_acts.{sid}"] = self.hostile_acts[i]
+        for i, sid in enumerate(self.state_ids):
+            columns[f"conciliatory_acts.{sid}"] = self.conciliatory_acts[i]
         return pd.DataFrame(columns)
 
     def summary(self) -> dict:
@@ -124,6 +127,9 @@ class Ensemble:
             },
             "hostile_acts": {
                 sid: quantiles(self.hostile_acts[i]) for i, sid in enumerate(self.state_ids)
+            },
+            "conciliatory_acts": {
+                sid: quantiles(self.conciliatory_acts[i]) for i, sid in enumerate(self.state_ids)
             },
             "why": {
                 "offer_accepted": outcome_table(self.offer_accepted.astype(np.int8))["spiral"],
@@ -209,6 +215,7 @@ def run_ensemble(
         final_staff=cat("final_staff"),
         staff_lost=cat("staff_lost"),
         hostile_acts=cat("hostile_acts"),
+        conciliatory_acts=cat("conciliatory_acts"),
         offer_accepted=cat("offer_accepted"),
         closed_mission=cat("closed_mission"),
         trajectories=cat("trajectories") if keep_trajectories else None,

@@ -643,6 +643,11 @@ def _check_policy(
     """Validate one state's policy toward ``other`` (``toward.other`` merged over ``policy``)."""
     override_path = f"{path}.toward.{other}"
     override = c.table(override, override_path)
+    base_kind = base.get("kind", "scripted")
+    if override.get("kind", base_kind) != base_kind and base_kind in POLICIES:
+        # Switching kind keeps the common parameters but not the old kind's own.
+        own = POLICIES[base_kind].params
+        base = {k: v for k, v in base.items() if k not in own}
     merged = {**base, **override}
 
     def where(key: str) -> str:

@@ -84,6 +84,13 @@ class TestValid:
         values = sc.states["us"].policies["russia"]
         assert values == {"kind": "proportional", "ratio": 0.5, "noise": 0.2}
 
+    def test_toward_switching_kind_drops_the_old_kinds_parameters(self):
+        raw = base()
+        raw["states"]["us"]["policy"]["noise"] = 0.3
+        raw["states"]["us"]["toward"] = {"russia": {"kind": "passive"}}
+        values = scenario_from_dict(raw).states["us"].policies["russia"]
+        assert values == {"kind": "passive", "noise": 0.3}
+
     def test_toml_round_trip(self):
         sc = scenario_from_dict(base())
         again = scenario_from_dict(tomllib.loads(sc.to_toml()))
