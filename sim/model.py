@@ -41,11 +41,11 @@ class BlockResult:
     outcome: np.ndarray  # int8 codes into OUTCOMES
     outcome_step: np.ndarray  # step at which the outcome was reached (-1: unresolved)
     final_staff: np.ndarray  # (missions, runs) total staff at the horizon
-    staff_lost: (
-        np.ndarray
-    )  # (states, runs) staff removed from each state's missions since the forecast start
-    hostile_acts: np.ndarray  # (states, runs) hostile measures each state announced in the forecast
-    conciliatory_acts: np.ndarray  # (states, runs) conciliatory moves each state made in the forecast
+    #: (states, runs): staff removed from each state's missions since the forecast start,
+    #: and the hostile and conciliatory measures each state took in the forecast.
+    staff_lost: np.ndarray
+    hostile_acts: np.ndarray
+    conciliatory_acts: np.ndarray
     offer_accepted: np.ndarray  # bool: a conditional offer was accepted
     closed_mission: np.ndarray  # index of the watched mission whose closure made the spiral (-1)
     trajectories: np.ndarray | None  # (steps, missions, runs) total staff after each step
