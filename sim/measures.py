@@ -57,6 +57,19 @@ HOSTILE_KINDS = (
 )
 CONCILIATORY_KINDS = (Kind.CANCEL, Kind.LIFT, Kind.RESTORE, Kind.OFFER)
 
+#: Pending-effect buffers a cancellation empties, with their empty value.
+_CANCELLABLE = {
+    "p_expel": 0,
+    "p_posts": 0,
+    "p_cap": NO_LIMIT,
+    "p_ceiling": NO_LIMIT,
+    "p_visa": 0.0,
+    "p_suspend": False,
+}
+#: Slack when whole departures are taken out of an accumulated visa-denial rate, so that
+#: ten steps at rate 0.1 (which sum to 0.9999999999999999 in floating point) make one.
+_CARRY_EPS = 1e-9
+
 
 class Missions:
     """Staff of every mission in every run, and the measures pending against them.
@@ -105,6 +118,20 @@ class Missions:
         self.pending_expel = np.zeros((m, runs), dtype=np.int32)
         self.pending_posts = np.zeros((m, runs), dtype=np.int32)
         self.removed = np.zeros((m, runs), dtype=np.int64)  # staff removed by measures
+        # A state's measures on its own missions (``hostile=False``) are also recorded
+        # here, apart, so that cancelling the host's hostile measures leaves them pending.
+        # Allocated only when the scenario has such a measure.
+        self._own: dict[str, np.ndarray] | None = None
+
+    def _buffers(self, name: str, hostile: bool) -> list[np.ndarray]:
+        """The pending buffers an announcement writes to."""
+        if hostile:
+            return [getattr(self, name)]
+        if self._own is None:
+            self._own = {
+                key: np.full_like(getattr(self, key), empty) for key, empty in _CANCELLABLE.items()
+            }
+        return [getattr(self, name), self._own[name]]
 
     # ------------------------------------------------------------------ views
     def total(self, m: int | slice = slice(None)) -> np.ndarray:
@@ -156,35 +183,41 @@ class Missions:
         if sel.any():
             avail = (self.diplomats[m] - self.pending_expel[m])[runs]
             n = np.where(sel, np.minimum(count, np.maximum(avail, 0)), 0)
-            self.p_expel[slot, m, runs] += n.astype(np.int32)
+            for buf in self._buffers("p_expel", hostile):
+                buf[slot, m, runs] += n.astype(np.int32)
             self.pending_expel[m, runs] += n.astype(np.int32)
             size += n
         sel = kind == Kind.CAP
         if sel.any():
             level = np.where(sel, np.maximum(count, 0), NO_LIMIT).astype(np.int32)
-            self.p_cap[slot, m, runs] = np.minimum(self.p_cap[slot, m, runs], level)
+            for buf in self._buffers("p_cap", hostile):
+                buf[slot, m, runs] = np.minimum(buf[slot, m, runs], level)
             size += np.where(sel, np.maximum(total - level, 0), 0)
         sel = kind == Kind.BAN_LOCAL_HIRES
         if sel.any():
             level = np.where(sel, np.maximum(count, 0), NO_LIMIT).astype(np.int32)
-            self.p_ceiling[slot, m, runs] = np.minimum(self.p_ceiling[slot, m, runs], level)
+            for buf in self._buffers("p_ceiling", hostile):
+                buf[slot, m, runs] = np.minimum(buf[slot, m, runs], level)
             local = np.minimum(self.local[m], self.ceiling[m])[runs]
             size += np.where(sel, np.maximum(local - level, 0), 0)
         sel = kind == Kind.CLOSE_CONSULATE
         if sel.any():
             avail = (self.posts[m] - self.pending_posts[m])[runs]
             k = np.where(sel, np.minimum(count, np.maximum(avail, 0)), 0).astype(np.int32)
-            self.p_posts[slot, m, runs] += k
+            for buf in self._buffers("p_posts", hostile):
+                buf[slot, m, runs] += k
             self.pending_posts[m, runs] += k
             size += k * np.maximum(self.per_post[m], 1)
         sel = kind == Kind.VISA_DENIAL
         if sel.any():
             rate = np.where(sel, count, 0.0)
-            self.p_visa[slot, m, runs] = np.maximum(self.p_visa[slot, m, runs], rate)
+            for buf in self._buffers("p_visa", hostile):
+                buf[slot, m, runs] = np.maximum(buf[slot, m, runs], rate)
             size += rate * VISA_SPAN
         sel = kind == Kind.SUSPEND
         if sel.any():
-            self.p_suspend[slot, m, runs] |= sel
+            for buf in self._buffers("p_suspend", hostile):
+                buf[slot, m, runs] |= sel
             size += np.where(sel, total, 0)
         if hostile:
             counted = (kind != Kind.NONE).astype(np.int16)
@@ -200,23 +233,26 @@ class Missions:
         """Cancel every pending hostile measure on mission m in the selected runs (bool mask).
 
         Returns the staff-equivalents cancelled (the expulsions and closures called off).
+        The sender's own measures on the mission (``hostile=False``) stay pending.
         """
-        called_off = np.where(
-            runs, self.pending_expel[m] + self.pending_posts[m] * np.maximum(self.per_post[m], 1), 0
-        )
         cols = np.nonzero(runs)[0]
-        for buf, empty in (
-            (self.p_expel, 0),
-            (self.p_posts, 0),
-            (self.p_cap, NO_LIMIT),
-            (self.p_ceiling, NO_LIMIT),
-            (self.p_visa, 0),
-            (self.p_suspend, False),
-            (self.p_hostile, 0),
-        ):
-            buf[:, m, cols] = empty
-        for acc in (self.pending_hostile, self.pending_expel, self.pending_posts):
-            acc[m, cols] = 0
+        own = self._own
+        if own is None:
+            own_expel = own_posts = 0
+        else:
+            own_expel = own["p_expel"][:, m, cols].sum(axis=0)
+            own_posts = own["p_posts"][:, m, cols].sum(axis=0)
+        called_off = np.zeros(np.shape(runs), dtype=np.int64)
+        called_off[cols] = (self.pending_expel[m, cols] - own_expel) + (
+            self.pending_posts[m, cols] - own_posts
+        ) * np.maximum(self.per_post[m, 0], 1)
+        for name, empty in _CANCELLABLE.items():
+            buf = getattr(self, name)
+            buf[:, m, cols] = empty if own is None else own[name][:, m, cols]
+        self.p_hostile[:, m, cols] = 0
+        self.pending_hostile[m, cols] = 0
+        self.pending_expel[m, cols] = own_expel
+        self.pending_posts[m, cols] = own_posts
         return called_off
 
     def lift(self, m: int, runs: np.ndarray) -> np.ndarray:
@@ -256,9 +292,10 @@ class Missions:
         # Departures under a visa denial: fractions carry over to the next step.
         if self.visa_rate.any():
             self.visa_carry += np.where(self.suspended, 0.0, self.visa_rate)
-            leaving = np.minimum(np.floor(self.visa_carry), self.diplomats).astype(np.int32)
+            whole = np.floor(self.visa_carry + _CARRY_EPS)
+            leaving = np.minimum(whole, self.diplomats).astype(np.int32)
             self.diplomats -= leaving
-            self.visa_carry -= np.floor(self.visa_carry)
+            self.visa_carry -= whole
 
         self._enforce_cap()
         if self.suspended.any():
@@ -281,6 +318,9 @@ class Missions:
             (self.p_hostile, 0),
         ):
             buf[slot] = empty
+        if self._own is not None:
+            for name, empty in _CANCELLABLE.items():
+                self._own[name][slot] = empty
         return executed
 
     def _enforce_cap(self) -> None:

@@ -153,6 +153,7 @@ class EscalationModel(mesa.Model):
         # What was announced this step, and last step (what agents observe now).
         self.ann_size = np.zeros((m, r))
         self.ann_kind = np.zeros((m, r), dtype=np.int8)
+        self.ann_largest = np.zeros((m, r))  # size of the largest single act (for its kind)
         self.ann_concil = np.zeros((m, r))
         self.prev_size = np.zeros((m, r))
         self.prev_kind = np.zeros((m, r), dtype=np.int8)
@@ -192,6 +193,7 @@ class EscalationModel(mesa.Model):
         self.prev_concil, self.ann_concil = self.ann_concil, self.prev_concil
         self.ann_size[:] = 0.0
         self.ann_kind[:] = 0
+        self.ann_largest[:] = 0.0
         self.ann_concil[:] = 0.0
         self.t += 1
         if self.t >= self.n_steps:
@@ -224,8 +226,9 @@ class EscalationModel(mesa.Model):
     def _record(self, m: int, size: np.ndarray, kind: np.ndarray | int, t: int) -> None:
         """Note a hostile announcement on mission m, for observers next step."""
         size = np.broadcast_to(size, (self.n_runs,))
-        bigger = size > self.ann_size[m]
+        bigger = size > self.ann_largest[m]
         self.ann_kind[m] = np.where(bigger, kind, self.ann_kind[m])
+        self.ann_largest[m] = np.maximum(self.ann_largest[m], size)
         self.ann_size[m] += size
         acted = size > 0
         self.last_hostile = np.where(acted, t, self.last_hostile)
@@ -262,6 +265,8 @@ class EscalationModel(mesa.Model):
         everywhere = np.ones(self.n_runs, dtype=bool)
         if ev.kind == Kind.CANCEL:
             size = self.missions.cancel(m, everywhere).astype(float)
+            if rel is not None and rel.act_m == m:
+                self._accept_offer(rel, everywhere)
         elif ev.kind == Kind.LIFT:
             what = {"cap": "cap", "ban_local_hires": "ceiling", "visa_denial": "visa_rate"}[
                 ev.lifts
@@ -287,13 +292,23 @@ class EscalationModel(mesa.Model):
 
     def _announce_decisions(self, t: int) -> None:
         missions = self.missions
+        # Conciliatory moves first, then the offers they accept, then hostile measures, each
+        # stage for every relation: an acceptance cancels the counterpart's pending measures,
+        # so doing it inside the loop would make results depend on the order of the states.
+        cancellations = []
+        for rel in self.relations:
+            if rel.act_m >= 0 and (rel.intent_concil > 0).any():
+                cancelling = self._conciliate(rel, rel.act_m, t, rel.policy.notice)
+                if cancelling.any():
+                    cancellations.append((rel, cancelling))
+        # A cancellation meets the counterpart's standing offer: it cancels its own.
+        for rel, cancelling in cancellations:
+            self._accept_offer(rel, cancelling)
         for rel in self.relations:
             if rel.act_m < 0:
                 continue
             m = rel.act_m
             notice = rel.policy.notice
-            if (rel.intent_concil > 0).any():
-                self._conciliate(rel, m, t, notice)
             size = rel.intent_size
             count = np.rint(size)
             acting = count >= 1
@@ -346,8 +361,11 @@ class EscalationModel(mesa.Model):
                 pending &= ~here
         return chosen
 
-    def _conciliate(self, rel: Relation, m: int, t: int, notice: int) -> None:
-        """Carry out conciliatory moves: cancel what is pending, else lift, else restore."""
+    def _conciliate(self, rel: Relation, m: int, t: int, notice: int) -> np.ndarray:
+        """Carry out conciliatory moves: cancel what is pending, else lift, else restore.
+
+        Returns the runs in which pending measures were cancelled.
+        """
         missions = self.missions
         want = rel.intent_concil > 0
         has_pending = missions.pending_hostile[m] > 0
@@ -367,12 +385,16 @@ class EscalationModel(mesa.Model):
         self._note_conciliation(m, np.where(want, np.maximum(size, 1), 0))
         rel.conciliated |= want
         rel.since_conciliation = np.where(want, 0, rel.since_conciliation)
-        # A cancellation meets the counterpart's standing offer: it cancels its own.
+        return cancelling
+
+    def _accept_offer(self, rel: Relation, cancelling: np.ndarray) -> None:
+        """``rel``'s state has cancelled its measures where ``cancelling``: that accepts the
+        counterpart's standing offer, whose pending measures are cancelled too."""
         other = self.reverse[id(rel)]
-        if other is not None and other.act_m >= 0 and cancelling.any():
+        if other is not None and other.act_m >= 0:
             accepted = cancelling & other.offer_open
             if accepted.any():
-                size_other = missions.cancel(other.act_m, accepted)
+                size_other = self.missions.cancel(other.act_m, accepted)
                 self._note_conciliation(
                     other.act_m, np.where(accepted, np.maximum(size_other, 1), 0)
                 )
