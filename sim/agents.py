@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
-from sim.measures import HOSTILE_KINDS, Kind
+from sim.measures import HOSTILE_KINDS, Kind, whole_staff
 from sim.policies import Observation, Policy, make_policy
 from sim.rng import slot
 
@@ -84,6 +84,7 @@ class Relation:
         self.intent_size = np.zeros(runs)
         self.intent_kind = np.zeros(runs, dtype=np.int8)
         self.intent_concil = np.zeros(runs)
+        self.intent_joined = np.zeros(runs)  # staff expelled in solidarity with an ally
 
     def policy_slot(self, name: str) -> int:
         if name not in self._policy_slots:
@@ -111,6 +112,7 @@ class Relation:
         self.intent_size = self.sched_size[row].copy()
         self.intent_kind = self.sched_kind[row].copy()
         self.intent_concil = self.sched_concil[row].copy()
+        self.intent_joined = np.zeros_like(self.intent_concil)
         self.sched_size[row] = 0.0
         self.sched_kind[row] = 0
         self.sched_concil[row] = 0.0
@@ -150,20 +152,23 @@ class StateAgent(mesa.Agent):
             true_size = model.prev_size[rel.obs_m]
             seen_kind = model.prev_kind[rel.obs_m]
             concil_seen = model.prev_concil[rel.obs_m]
-            own_total = model.missions.total(rel.obs_m)
+            own_total = model.missions.total(rel.obs_m) - model.missions.pending_expel[rel.obs_m]
         else:
             true_size = np.zeros(runs)
             seen_kind = np.zeros(runs, dtype=np.int8)
             concil_seen = np.zeros(runs)
             own_total = np.zeros(runs, dtype=np.int32)
-        their_total = (
-            model.missions.total(rel.act_m) if rel.act_m >= 0 else np.zeros(runs, dtype=np.int32)
-        )
+        if rel.act_m >= 0:
+            their_total = model.missions.total(rel.act_m) - model.missions.pending_expel[rel.act_m]
+        else:
+            their_total = np.zeros(runs, dtype=np.int32)
         perceived = true_size
         hit = true_size > 0
         if p.noise > 0 and hit.any():
             z = streams.normal(t, rel.slots["noise"])
-            perceived = np.where(hit, true_size * np.exp(p.noise * z), 0.0)
+            # A perceived size is a head count: the nearest whole number (so small acts
+            # can go unnoticed), median-unbiased whatever the response then rounds.
+            perceived = np.where(hit, np.rint(true_size * np.exp(p.noise * z)), 0.0)
         rel.grievance += perceived
         rel.quiet = np.where(hit, 0, rel.quiet + 1)
         rel.since_conciliation += 1
@@ -191,7 +196,7 @@ class StateAgent(mesa.Agent):
                 reciprocating &= streams.uniform(t, rel.slots["reciprocate"]) < p.reciprocate
             size = np.where(reciprocating, 0.0, size)
 
-        acting = size >= 0.5
+        acting = whole_staff(size) >= 1
         if p.respond_prob < 1 and acting.any():
             acting &= streams.uniform(t, rel.slots["respond"]) < p.respond_prob
         if acting.any() or reciprocating.any():
@@ -220,15 +225,13 @@ class StateAgent(mesa.Agent):
             rel.schedule(t, 0, np.where(provoked, amount, 0.0).astype(float), np.full(runs, first))
 
     def _join_allies(self, t: int) -> None:
+        """Join allies' own measures (not their solidarity ones, which would echo forever)."""
         model = self.model
         for ally_m, rel, slot_id in self.solidarity_links:
-            acted = model.prev_size[ally_m] > 0
+            if not rel.policy.active:
+                continue
+            acted = model.prev_initiative[ally_m] > 0
             if not acted.any():
                 continue
             joins = acted & (model.streams.uniform(t, slot_id) < self.solidarity)
-            rel.intent_size = np.where(
-                joins, rel.intent_size + self.solidarity_size, rel.intent_size
-            )
-            rel.intent_kind = np.where(
-                joins, np.maximum(rel.intent_kind, np.int8(Kind.EXPEL)), rel.intent_kind
-            ).astype(np.int8)
+            rel.intent_joined = np.where(joins, float(self.solidarity_size), rel.intent_joined)

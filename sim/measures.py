@@ -13,7 +13,15 @@ from enum import IntEnum
 
 import numpy as np
 
-__all__ = ["CONCILIATORY_KINDS", "HOSTILE_KINDS", "NO_LIMIT", "VISA_SPAN", "Kind", "Missions"]
+__all__ = [
+    "CONCILIATORY_KINDS",
+    "HOSTILE_KINDS",
+    "NO_LIMIT",
+    "VISA_SPAN",
+    "Kind",
+    "Missions",
+    "whole_staff",
+]
 
 #: Stands for "no cap" / "no ceiling on local staff".
 NO_LIMIT = np.iinfo(np.int32).max
@@ -21,6 +29,18 @@ NO_LIMIT = np.iinfo(np.int32).max
 #: A visa denial of rate r is counted as r * VISA_SPAN staff-equivalents (half a year
 #: of weekly departures) when policies compare it with other measures.
 VISA_SPAN = 26
+
+
+def whole_staff(size: np.ndarray) -> np.ndarray:
+    """Whole staff in a response of ``size`` staff-equivalents: rounded down.
+
+    Rounding down makes the proportional exchange die out exactly when the product of
+    the two ratios is below one, as in the continuous Richardson process: each round
+    trip then strictly lowers a whole number. (Rounding half-to-even would keep a size
+    of 1 alive under a ratio of 0.6.) The slack absorbs floating-point error, so that
+    3 * (1/3) is 1.
+    """
+    return np.floor(np.asarray(size, dtype=float) + 1e-9)
 
 
 class Kind(IntEnum):
@@ -117,7 +137,10 @@ class Missions:
         self.pending_hostile = np.zeros((m, runs), dtype=np.int32)
         self.pending_expel = np.zeros((m, runs), dtype=np.int32)
         self.pending_posts = np.zeros((m, runs), dtype=np.int32)
+        self.pending_visa = np.zeros((m, runs), dtype=np.int32)
+        self.pending_restore = np.zeros((m, runs), dtype=np.int64)
         self.removed = np.zeros((m, runs), dtype=np.int64)  # staff removed by measures
+        self.restored = np.zeros((m, runs), dtype=np.int64)  # staff brought back by restores
         # A state's measures on its own missions (``hostile=False``) are also recorded
         # here, apart, so that cancelling the host's hostile measures leaves them pending.
         # Allocated only when the scenario has such a measure.
@@ -154,7 +177,10 @@ class Missions:
             Kind.CAP: open_ & (total > 0),
             Kind.BAN_LOCAL_HIRES: open_ & (np.minimum(self.local[m], self.ceiling[m]) > 0),
             Kind.CLOSE_CONSULATE: open_ & (self.posts[m] - self.pending_posts[m] > 0),
-            Kind.VISA_DENIAL: open_ & (self.visa_rate[m] == 0) & (self.diplomats[m] > 0),
+            Kind.VISA_DENIAL: open_
+            & (self.visa_rate[m] == 0)
+            & (self.pending_visa[m] == 0)
+            & (self.diplomats[m] > 0),
             Kind.SUSPEND: open_ & (total > 0),
         }
 
@@ -178,6 +204,8 @@ class Missions:
         slot = deadline % self.depth
         size = np.zeros(np.shape(kind))
         total = self.total(m)[runs]
+        # What a cap removes is counted net of the expulsions already pending.
+        net_total = total - self.pending_expel[m][runs]
 
         sel = kind == Kind.EXPEL
         if sel.any():
@@ -192,7 +220,7 @@ class Missions:
             level = np.where(sel, np.maximum(count, 0), NO_LIMIT).astype(np.int32)
             for buf in self._buffers("p_cap", hostile):
                 buf[slot, m, runs] = np.minimum(buf[slot, m, runs], level)
-            size += np.where(sel, np.maximum(total - level, 0), 0)
+            size += np.where(sel, np.maximum(net_total - level, 0), 0)
         sel = kind == Kind.BAN_LOCAL_HIRES
         if sel.any():
             level = np.where(sel, np.maximum(count, 0), NO_LIMIT).astype(np.int32)
@@ -213,6 +241,7 @@ class Missions:
             rate = np.where(sel, count, 0.0)
             for buf in self._buffers("p_visa", hostile):
                 buf[slot, m, runs] = np.maximum(buf[slot, m, runs], rate)
+            self.pending_visa[m, runs] += sel.astype(np.int32)
             size += rate * VISA_SPAN
         sel = kind == Kind.SUSPEND
         if sel.any():
@@ -225,9 +254,16 @@ class Missions:
             self.pending_hostile[m, runs] += counted
         return size
 
+    def restorable(self, m: int) -> np.ndarray:
+        """Staff that a restore could still bring back: removed, not yet restored or pending."""
+        return self.removed[m] - self.restored[m] - self.pending_restore[m]
+
     def restore(self, m: int, count: np.ndarray, deadline: int, runs=slice(None)) -> None:
+        """Let ``count`` staff return at the deadline (never more than measures removed)."""
         slot = deadline % self.depth
-        self.p_restore[slot, m, runs] += np.maximum(count, 0).astype(np.int32)
+        count = np.maximum(count, 0).astype(np.int32)
+        self.p_restore[slot, m, runs] += count
+        self.pending_restore[m, runs] += count
 
     def cancel(self, m: int, runs: np.ndarray) -> np.ndarray:
         """Cancel every pending hostile measure on mission m in the selected runs (bool mask).
@@ -253,6 +289,8 @@ class Missions:
         self.pending_hostile[m, cols] = 0
         self.pending_expel[m, cols] = own_expel
         self.pending_posts[m, cols] = own_posts
+        own_visa = 0 if own is None else (own["p_visa"][:, m, cols] > 0).sum(axis=0)
+        self.pending_visa[m, cols] = own_visa
         return called_off
 
     def lift(self, m: int, runs: np.ndarray) -> np.ndarray:
@@ -285,6 +323,7 @@ class Missions:
         self.ceiling = np.minimum(self.ceiling, self.p_ceiling[slot])
         self.local = np.minimum(self.local, self.ceiling)
         self.cap = np.minimum(self.cap, self.p_cap[slot])
+        self.pending_visa -= (self.p_visa[slot] > 0).astype(np.int32)
         self.visa_rate = np.maximum(self.visa_rate, self.p_visa[slot])
         self.suspended |= self.p_suspend[slot]
         self.pending_hostile -= executed
@@ -304,9 +343,14 @@ class Missions:
             self.posts[self.suspended] = 0
         self.removed += np.maximum(before - self.totals(), 0)
 
-        # Staff restored arrive, but never above a cap nor into a suspended mission.
+        # Staff restored arrive, but never above a cap, nor into a suspended mission, nor
+        # more than measures removed (so that mutual restores cannot grow missions forever).
+        arriving = self.p_restore[slot]
+        self.pending_restore -= arriving
         room = np.where(self.suspended, 0, np.maximum(self.cap - self.totals(), 0))
-        self.diplomats += np.minimum(self.p_restore[slot], room)
+        back = np.minimum(np.minimum(arriving, room), self.removed - self.restored)
+        self.diplomats += back.astype(np.int32)
+        self.restored += back
         for buf, empty in (
             (self.p_expel, 0),
             (self.p_restore, 0),

@@ -22,7 +22,8 @@ import mesa
 import numpy as np
 
 from sim.agents import Relation, StateAgent
-from sim.measures import NO_LIMIT, VISA_SPAN, Kind, Missions
+from sim.measures import NO_LIMIT, VISA_SPAN, Kind, Missions, whole_staff
+from sim.policies import COMMON_PARAMS
 from sim.rng import RunStreams, slot
 from sim.scenario import EventSpec, Scenario
 
@@ -98,7 +99,8 @@ class EscalationModel(mesa.Model):
             depth = max(depth, ev.deadline_step - ev.step + 1)
         for st in scenario.states.values():
             for values in st.policies.values():
-                depth = max(depth, values.get("notice", 4) + 1)
+                notice = values.get("notice", COMMON_PARAMS["notice"].default)
+                depth = max(depth, notice + 1)
         initial = [
             {
                 "diplomats": m.diplomats,
@@ -155,7 +157,9 @@ class EscalationModel(mesa.Model):
         self.ann_kind = np.zeros((m, r), dtype=np.int8)
         self.ann_largest = np.zeros((m, r))  # size of the largest single act (for its kind)
         self.ann_concil = np.zeros((m, r))
+        self.ann_initiative = np.zeros((m, r))  # hostile acts other than solidarity ones
         self.prev_size = np.zeros((m, r))
+        self.prev_initiative = np.zeros((m, r))
         self.prev_kind = np.zeros((m, r), dtype=np.int8)
         self.prev_concil = np.zeros((m, r))
 
@@ -191,6 +195,8 @@ class EscalationModel(mesa.Model):
         self.prev_size, self.ann_size = self.ann_size, self.prev_size
         self.prev_kind, self.ann_kind = self.ann_kind, self.prev_kind
         self.prev_concil, self.ann_concil = self.ann_concil, self.prev_concil
+        self.prev_initiative, self.ann_initiative = self.ann_initiative, self.prev_initiative
+        self.ann_initiative[:] = 0.0
         self.ann_size[:] = 0.0
         self.ann_kind[:] = 0
         self.ann_largest[:] = 0.0
@@ -223,9 +229,16 @@ class EscalationModel(mesa.Model):
         )
 
     # ----------------------------------------------------------- announcing
-    def _record(self, m: int, size: np.ndarray, kind: np.ndarray | int, t: int) -> None:
-        """Note a hostile announcement on mission m, for observers next step."""
+    def _record(
+        self, m: int, size: np.ndarray, kind: np.ndarray | int, t: int, joined: bool = False
+    ) -> None:
+        """Note a hostile announcement on mission m, for observers next step.
+
+        ``joined`` marks solidarity measures, which allies do not join in turn.
+        """
         size = np.broadcast_to(size, (self.n_runs,))
+        if not joined:
+            self.ann_initiative[m] += size
         bigger = size > self.ann_largest[m]
         self.ann_kind[m] = np.where(bigger, kind, self.ann_kind[m])
         self.ann_largest[m] = np.maximum(self.ann_largest[m], size)
@@ -264,7 +277,7 @@ class EscalationModel(mesa.Model):
         rel = self.state_agents[ev.actor].relations.get(ev.target)
         everywhere = np.ones(self.n_runs, dtype=bool)
         if ev.kind == Kind.CANCEL:
-            size = self.missions.cancel(m, everywhere).astype(float)
+            size = np.maximum(self.missions.cancel(m, everywhere), 1).astype(float)
             if rel is not None and rel.act_m == m:
                 self._accept_offer(rel, everywhere)
         elif ev.kind == Kind.LIFT:
@@ -309,12 +322,17 @@ class EscalationModel(mesa.Model):
                 continue
             m = rel.act_m
             notice = rel.policy.notice
+            if rel.intent_joined.any():
+                joined = whole_staff(rel.intent_joined)
+                expel = np.where(joined >= 1, np.int8(Kind.EXPEL), np.int8(Kind.NONE))
+                announced = missions.announce(m, expel, joined, t + notice)
+                self._record(m, announced, np.int8(Kind.EXPEL), t, joined=True)
             size = rel.intent_size
-            count = np.rint(size)
+            count = whole_staff(size)
             acting = count >= 1
             if not acting.any():
                 continue
-            kind = self._choose_instrument(rel, m, rel.intent_kind, acting)
+            kind = self._choose_instrument(rel, m, rel.intent_kind, acting, count)
             total = missions.total(m) - missions.pending_expel[m]
             local = np.minimum(missions.local[m], missions.ceiling[m])
             per_post = np.maximum(missions.per_post[m], 1)
@@ -336,10 +354,17 @@ class EscalationModel(mesa.Model):
             self._record(m, announced, kind, t)
 
     def _choose_instrument(
-        self, rel: Relation, m: int, preferred: np.ndarray, acting: np.ndarray
+        self, rel: Relation, m: int, preferred: np.ndarray, acting: np.ndarray, count: np.ndarray
     ) -> np.ndarray:
-        """The preferred instrument where it can bite, else the next one up the ladder."""
-        feasible = self.missions.feasible(m)
+        """The preferred instrument where it can bite, else the next one up the ladder.
+
+        Climbing the ladder keeps the response's size, so suspension is a substitute only
+        where the response would leave no more staff than that anyway.
+        """
+        missions = self.missions
+        feasible = dict(missions.feasible(m))
+        net_total = missions.total(m) - missions.pending_expel[m]
+        suspend_as_substitute = feasible[Kind.SUSPEND] & (net_total <= count)
         chosen = np.zeros(self.n_runs, dtype=np.int8)
         pref_ok = np.zeros(self.n_runs, dtype=bool)
         for kind, ok in feasible.items():
@@ -348,6 +373,7 @@ class EscalationModel(mesa.Model):
             pref_ok |= here
         pending = acting & ~pref_ok
         if pending.any():
+            feasible[Kind.SUSPEND] = suspend_as_substitute
             pref_rank = rel.rank[preferred]
             ladder = [Kind.from_label(label) for label in rel.policy.ladder]
             for kind in ladder:
@@ -379,11 +405,15 @@ class EscalationModel(mesa.Model):
             size += np.where(lifted, 1.0, 0.0)
         restoring = want & ~cancelling & ~lifting
         if restoring.any():
-            count = np.where(restoring, np.maximum(np.rint(rel.intent_concil), 1), 0)
-            missions.restore(m, count, t + notice)
-            size += count
-        self._note_conciliation(m, np.where(want, np.maximum(size, 1), 0))
-        rel.conciliated |= want
+            # Only staff that measures removed can be let back in.
+            wanted = np.maximum(whole_staff(rel.intent_concil), 1)
+            count = np.where(restoring, np.minimum(wanted, missions.restorable(m)), 0)
+            restoring &= count >= 1
+            missions.restore(m, np.maximum(count, 0), t + notice)
+            size += np.maximum(count, 0)
+        made = cancelling | lifting | restoring
+        self._note_conciliation(m, np.where(made, np.maximum(size, 1), 0))
+        rel.conciliated |= made
         rel.since_conciliation = np.where(want, 0, rel.since_conciliation)
         return cancelling
 

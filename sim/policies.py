@@ -145,8 +145,8 @@ class Observation:
     grievance: np.ndarray  # float: cumulative perceived hostility since the forecast start
     quiet: np.ndarray  # int: steps since the counterpart's last hostile act
     since_conciliation: np.ndarray  # int: steps since this state's last conciliatory move
-    own_total: np.ndarray  # int: this state's mission in the counterpart's country
-    their_total: np.ndarray  # int: the counterpart's mission in this state
+    own_total: np.ndarray  # int: this state's mission in the counterpart's country, and
+    their_total: np.ndarray  # the counterpart's in this state, after pending expulsions
     draw: Callable[[str], np.ndarray]  # uniforms in (0, 1) for a named decision
 
 
@@ -279,8 +279,8 @@ class Grit(Policy):
     """GRIT: graduated and reciprocated initiatives in tension reduction.
 
     Osgood, *An Alternative to War or Surrender* (1962): after ``quiet_steps`` without a
-    hostile act from the counterpart, take a small unilateral conciliatory step (cancel a
-    pending measure, else lift a restriction, else restore ``step_size`` staff) and keep
+    hostile act from the counterpart, take a small unilateral conciliatory step (cancel its
+    pending measures, else lift a restriction, else restore ``step_size`` staff) and keep
     taking one every ``quiet_steps``; reciprocate conciliation; answer hostility in kind
     without escalating.
     """

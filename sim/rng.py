@@ -9,9 +9,9 @@ generator. It is what lets one vectorised model step 10,000 runs at once while r
 ``r`` still sees exactly the numbers it would see alone, in another block, in a
 sweep or on another worker.
 
-Every random decision in the model has a fixed slot (see :func:`slot`) and is drawn
-whether or not it is used, so that adding a state or a policy does not shift the
-numbers of the others.
+Every random decision in the model has a fixed slot (see :func:`slot`). Numbers are
+addressed, not drawn in sequence, so a decision that is not needed in a step is simply
+not computed, and adding a state or a policy never shifts the numbers of the others.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from sim.model import OUTCOMES, BlockResult, EscalationModel
-from sim.outcomes import cumulative_incidence, outcome_table, quantiles
+from sim.outcomes import cumulative_incidence, outcome_table, quantiles, wilson
 from sim.scenario import Scenario
 
 __all__ = ["DEFAULT_BLOCK_SIZE", "Ensemble", "run_ensemble"]
@@ -116,7 +116,8 @@ class Ensemble:
                 if name != "unresolved"
             },
             "cumulative_incidence": {
-                "date": [sc.date_of(sc.forecast_step + i).isoformat() for i in range(n_forecast)],
+                # The share of runs that reached each outcome by the end of each step.
+                "date": [sc.step_end(sc.forecast_step + i).isoformat() for i in range(n_forecast)],
                 **{name: [round(float(v), 6) for v in values] for name, values in cif.items()},
             },
             "final_staff": {
@@ -132,7 +133,7 @@ class Ensemble:
                 sid: quantiles(self.conciliatory_acts[i]) for i, sid in enumerate(self.state_ids)
             },
             "why": {
-                "offer_accepted": outcome_table(self.offer_accepted.astype(np.int8))["spiral"],
+                "offer_accepted": _share(self.offer_accepted),
                 "outcomes_if_offer_accepted": _outcomes_where(self.outcome, self.offer_accepted),
                 "outcomes_if_no_offer_accepted": _outcomes_where(
                     self.outcome, ~self.offer_accepted
@@ -141,6 +142,12 @@ class Ensemble:
             },
             "wall_time_s": round(self.wall_time, 4),
         }
+
+
+def _share(flag: np.ndarray) -> dict:
+    """Share of runs where ``flag`` holds, with count and 95% Wilson interval."""
+    count = int(flag.sum())
+    return {"p": count / len(flag), "count": count, "ci95": list(wilson(count, len(flag)))}
 
 
 def _outcomes_where(outcome: np.ndarray, where: np.ndarray) -> dict | None:

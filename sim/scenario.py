@@ -151,7 +151,12 @@ class Scenario:
 
     @property
     def end(self) -> dt.date:
-        return self.date_of(self.n_steps - 1)
+        """The last day simulated (the last day of the last step)."""
+        return self.date_of(self.n_steps) - dt.timedelta(days=1)
+
+    def step_end(self, step: int) -> dt.date:
+        """The last day of a step."""
+        return self.date_of(step + 1) - dt.timedelta(days=1)
 
     def step_of(self, date: dt.date) -> int:
         return (date - self.start).days // self.step_days
@@ -545,8 +550,7 @@ def scenario_from_dict(
             source=c.get(mi, "source", path, "str", ""),
             note=c.get(mi, "note", path, "str", ""),
         )
-        numbers = (spec.diplomats, spec.local_staff, spec.consulates, spec.staff_per_consulate)
-        if spec.cap is not None and None not in numbers and spec.total > spec.cap:
+        if spec.cap is not None and None not in _counts(spec) and spec.total > spec.cap:
             c.bad(
                 f"{path}.cap",
                 f"expected a cap at or above the mission's total staff {spec.total}, "
@@ -584,6 +588,19 @@ def scenario_from_dict(
         require_reciprocation=c.get(out_raw, "require_reciprocation", "outcomes", "bool", False),
         restored_level=c.get(out_raw, "restored_level", "outcomes", "int", None, 0),
     )
+    if outcomes.restored_level is not None and outcomes.missions:
+        watched_totals = [
+            missions[mid].total
+            for mid in outcomes.missions
+            if mid in missions and None not in _counts(missions[mid])
+        ]
+        if watched_totals and outcomes.restored_level <= min(watched_totals):
+            c.bad(
+                "outcomes.restored_level",
+                f"expected a level above the smallest watched mission's starting total "
+                f"{min(watched_totals)} (else every run would count as restored at once), "
+                f"found {outcomes.restored_level}",
+            )
 
     # events
     events: list[EventSpec] = []
@@ -635,6 +652,10 @@ def scenario_from_dict(
         outcomes=outcomes,
         overrides=dict(overrides or {}),
     )
+
+
+def _counts(m: MissionSpec) -> tuple:
+    return (m.diplomats, m.local_staff, m.consulates, m.staff_per_consulate)
 
 
 def _check_policy(
@@ -767,6 +788,12 @@ def _check_event(
                         f"{path}.actor", f"expected the mission's sender or host, found {actor!r}"
                     )
                 own = actor == sender
+                if own and kind in (Kind.CANCEL, Kind.LIFT, Kind.RESTORE, Kind.OFFER):
+                    c.bad(
+                        f"{path}.actor",
+                        f"expected the host {host!r}: conciliatory moves ({kind.label}) "
+                        f"are the host's, found the sender {actor!r}",
+                    )
     elif actor and target and actor != target:
         mission_id = by_pair.get((target, actor))
         if mission_id is None:

@@ -138,7 +138,12 @@ def scenarios(draw, max_runs: int = 12):
         "require_reciprocation": draw(st.booleans()),
     }
     if draw(st.booleans()):
-        outcomes["restored_level"] = draw(st.integers(0, 50))
+        # Above the smallest starting total, as validation demands.
+        smallest = min(
+            m["diplomats"] + m["local_staff"] + m["consulates"] * m["staff_per_consulate"]
+            for m in missions.values()
+        )
+        outcomes["restored_level"] = smallest + draw(st.integers(1, 50))
     return scenario(
         states,
         missions,
