@@ -239,9 +239,11 @@ class Missions:
         sel = kind == Kind.VISA_DENIAL
         if sel.any():
             rate = np.where(sel, count, 0.0)
+            # The counter counts slots holding a pending denial (a slot keeps the largest).
+            newly = sel & (self.p_visa[slot, m, runs] == 0) & (rate > 0)
             for buf in self._buffers("p_visa", hostile):
                 buf[slot, m, runs] = np.maximum(buf[slot, m, runs], rate)
-            self.pending_visa[m, runs] += sel.astype(np.int32)
+            self.pending_visa[m, runs] += newly.astype(np.int32)
             size += rate * VISA_SPAN
         sel = kind == Kind.SUSPEND
         if sel.any():

@@ -168,6 +168,7 @@ class EscalationModel(mesa.Model):
         self.outcome_step = np.full(r, -1, dtype=np.int32)
         self.last_hostile = np.zeros(r, dtype=np.int64)
         self.lost_at_forecast = np.zeros((m, r), dtype=np.int64)
+        self.below_level_at_forecast = np.zeros(r, dtype=bool)
         self.hostile_acts = np.zeros((len(self.state_ids), r), dtype=np.int32)
         self.conciliatory_acts = np.zeros((len(self.state_ids), r), dtype=np.int32)
         self.offer_accepted = np.zeros(r, dtype=bool)
@@ -183,6 +184,10 @@ class EscalationModel(mesa.Model):
         t = self.t
         if t == self.forecast_step:
             self.lost_at_forecast = self.missions.removed.copy()
+            level = self.scenario.outcomes.restored_level
+            if level is not None and len(self.watched):
+                below = self.missions.totals()[self.watched] < level
+                self.below_level_at_forecast = below.any(axis=0)
         self.agents.do("decide")
         self._announce_events(t)
         self._announce_decisions(t)
@@ -277,9 +282,10 @@ class EscalationModel(mesa.Model):
         rel = self.state_agents[ev.actor].relations.get(ev.target)
         everywhere = np.ones(self.n_runs, dtype=bool)
         if ev.kind == Kind.CANCEL:
+            had_pending = self.missions.pending_hostile[m] > 0
             size = np.maximum(self.missions.cancel(m, everywhere), 1).astype(float)
-            if rel is not None and rel.act_m == m:
-                self._accept_offer(rel, everywhere)
+            if observed and rel is not None and rel.act_m == m:
+                self._accept_offer(rel, had_pending)
         elif ev.kind == Kind.LIFT:
             what = {"cap": "cap", "ban_local_hires": "ceiling", "visa_denial": "visa_rate"}[
                 ev.lifts
@@ -473,7 +479,10 @@ class EscalationModel(mesa.Model):
             if oc.require_reciprocation:
                 calm &= self.reciprocated()
         if oc.restored_level is not None and len(self.watched):
-            calm |= (totals[self.watched] >= oc.restored_level).all(axis=0)
+            # Restored: back at the level, in runs where some mission was below it when
+            # the forecast started (otherwise nothing was restored).
+            back = (totals[self.watched] >= oc.restored_level).all(axis=0)
+            calm |= back & self.below_level_at_forecast
         calm &= open_ & ~spiral
         self.outcome[spiral] = SPIRAL
         self.outcome[calm] = DE_ESCALATION

@@ -9,8 +9,9 @@ of responding, response lag, perception noise, reciprocating conciliation, the l
 of instruments, exogenous provocations) live in the engine (:mod:`sim.agents`) and are
 configured by the common parameters below, so each class here is only its rule.
 
-All sizes are float arrays over runs; the engine rounds them half-to-even to whole
-staff when it turns a response into a measure.
+All sizes are float arrays over runs. Perceived sizes are whole head counts (rounded
+to nearest); the engine rounds a response down to whole staff when it turns it into a
+measure (:func:`sim.measures.whole_staff`).
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ COMMON_PARAMS: dict[str, Param] = {
     ),
     "notice": Param(4, "steps from announcing a measure to its deadline", "int", 1, 52),
     "noise": Param(
-        0.0, "perception noise: perceived size = true size * exp(noise * Z)", "float", 0, 5
+        0.0, "perception noise: perceived = rint(true size * exp(noise * Z))", "float", 0, 5
     ),
     "reciprocate": Param(
         1.0, "probability of answering a conciliatory move with one's own", "prob"

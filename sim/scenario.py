@@ -588,20 +588,6 @@ def scenario_from_dict(
         require_reciprocation=c.get(out_raw, "require_reciprocation", "outcomes", "bool", False),
         restored_level=c.get(out_raw, "restored_level", "outcomes", "int", None, 0),
     )
-    if outcomes.restored_level is not None and outcomes.missions:
-        watched_totals = [
-            missions[mid].total
-            for mid in outcomes.missions
-            if mid in missions and None not in _counts(missions[mid])
-        ]
-        if watched_totals and outcomes.restored_level <= min(watched_totals):
-            c.bad(
-                "outcomes.restored_level",
-                f"expected a level above the smallest watched mission's starting total "
-                f"{min(watched_totals)} (else every run would count as restored at once), "
-                f"found {outcomes.restored_level}",
-            )
-
     # events
     events: list[EventSpec] = []
     events_raw = top.get("events", [])
