@@ -60,9 +60,9 @@ def test_five_states_allies_and_per_counterpart_policies_exactly():
     assert acts("russia_in_de") == {1: 3, 5: 3, 9: 3, 13: 3}
     assert acts("russia_in_fr") == {1: 2, 5: 2, 9: 2, 13: 2}
     # Russia answers each ally by its policy toward it: in kind (us), at half rounded
-    # half to even (de: 1.5 -> 2), not at all (fr: passive)
+    # down (de: 1.5 -> 1), not at all (fr: passive)
     assert acts("us_in_russia") == {3: 4, 7: 4, 11: 4}
-    assert acts("de_in_russia") == {3: 2, 7: 2, 11: 2}
+    assert acts("de_in_russia") == {3: 1, 7: 1, 11: 1}
     assert acts("fr_in_russia") == {}
     assert (rec.kind[rec.size > 0] == Kind.EXPEL).all()
     res = rec.result
@@ -71,7 +71,39 @@ def test_five_states_allies_and_per_counterpart_policies_exactly():
     assert hostile == {"uk": 4, "us": 4, "de": 4, "fr": 4, "russia": 9}
     # staff lost: every act has taken effect 2 steps after it was announced (horizon 14)
     lost = dict(zip(order, res.staff_lost[:, 0].tolist(), strict=True))
-    assert lost == {"uk": 69, "us": 12, "de": 6, "fr": 0, "russia": 3 * 23 + 3 * (4 + 3 + 2)}
+    assert lost == {"uk": 69, "us": 12, "de": 3, "fr": 0, "russia": 3 * 23 + 3 * (4 + 3 + 2)}
+
+
+def test_mutual_allies_join_each_others_own_acts_only():
+    # uk and us are each other's allies: us joins the UK's expulsion (step 1), but the UK
+    # does not join that solidarity act in turn (no cascade), nor does us join its own.
+    # Russia is scripted, so nothing else happens.
+    states = {
+        sid: {
+            "policy": {"kind": "passive", "notice": 2},
+            "allies": [other],
+            "solidarity": 1.0,
+            "solidarity_size": size,
+        }
+        for sid, other, size in (("uk", "us", 5), ("us", "uk", 4))
+    }
+    states["russia"] = {"policy": {"kind": "scripted"}}
+    missions = {}
+    for s in ("uk", "us"):
+        missions[f"russia_in_{s}"] = {"sender": "russia", "host": s, "diplomats": 100}
+        missions[f"{s}_in_russia"] = {"sender": s, "host": "russia", "diplomats": 100}
+    events = [ev(0, "uk", "russia", "expel", size=23), ev(5, "us", "russia", "expel", size=7)]
+    rec = Recorder(scenario(states, missions, events, horizon_steps=12))
+
+    def acts(mid):
+        series = rec.size[:, rec.m(mid), 0]
+        return {int(t): int(series[t]) for t in np.flatnonzero(series)}
+
+    assert acts("russia_in_uk") == {0: 23, 6: 5}  # the UK joins the US's own act of step 5
+    assert acts("russia_in_us") == {1: 4, 5: 7}
+    assert (rec.kind[rec.size > 0] == Kind.EXPEL).all()
+    assert rec.total[-1, rec.m("russia_in_uk"), 0] == 100 - 23 - 5
+    assert rec.total[-1, rec.m("russia_in_us"), 0] == 100 - 4 - 7
 
 
 def test_no_solidarity_no_coalition():

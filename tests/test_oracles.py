@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from conftest import Recorder, ev, rate_for, two_state
 
-from sim.measures import Kind
+from sim.measures import Kind, whole_staff
 from sim.model import DE_ESCALATION, SPIRAL, UNRESOLVED, EscalationModel
 from sim.runner import run_ensemble
 
@@ -39,18 +39,19 @@ def assert_close(estimate: float, se: float, expected: float, what: str) -> None
 # with an expulsion of m0 from B's mission in step 0. Act j (j = 0 is the opening) is
 # announced in step 2j -- on B's mission for even j (A's acts), on A's for odd j -- and
 # takes effect in step 2j + 1. Its size is the previous act's size times the actor's
-# ratio, rounded half to even (np.rint, the engine's documented rule, docs §7.3); a
-# size that rounds to 0 ends the exchange.
+# ratio, rounded DOWN to whole staff (sim.measures.whole_staff, floor(x + 1e-9)); a size
+# below one ends the exchange.
 #
-# What is verified: the exact integer series (per act, per step, per side), the staff
-# removed from each side, the outcome; and the Richardson ratio k_A k_B per pair of
-# rounds while sizes are large. What is NOT true of the engine, and documented here: with
-# rounding to nearest, k_A k_B < 1 does not imply that the exchange dies out. A size s
-# is a fixed point of s -> rint(k s) whenever s <= 1 / (2 (1 - k)), so e.g. 0.6 x 1.2
-# (product 0.72) ends in an endless 1-for-1 exchange and 0.9 x 0.9 in 4-for-4
-# (test_rounding_limit_cycles_despite_product_below_one).
-
-ROUND = np.rint  # the engine's rounding of a proportional answer (half to even)
+# Floor makes the discrete Richardson condition exact: s_{j+2} = floor(k floor(k' s_j))
+# <= k k' s_j, so if k_A k_B < 1 every round trip strictly lowers a whole number and
+# the exchange dies out (for every m0). Conversely, for k_A k_B >= 1 it does not die out
+# once sizes are large enough for floor not to kill it: never if both ratios are >= 1
+# (floor(k s) >= s), and for k_A k_B > 1 it grows every round trip from
+# s > (k' + 1) / (k_A k_B - 1), since s_{j+2} > k_A k_B s_j - k' - 1 (k' = the ratio of
+# the second answer). Both directions are checked below, together with the exact
+# integer series (per act, per step, per side), the staff removed from each side (the
+# integer series sums, below the continuous m0 / (1 - k_A k_B)), and the Richardson
+# factor k_A k_B per round trip while sizes are large.
 
 
 def richardson_series(m0: int, k_a: float, k_b: float, acts: int) -> list[int]:
@@ -58,7 +59,7 @@ def richardson_series(m0: int, k_a: float, k_b: float, acts: int) -> list[int]:
     sizes = [m0]
     while len(sizes) < acts:
         ratio = k_b if len(sizes) % 2 == 1 else k_a
-        nxt = int(ROUND(ratio * sizes[-1]))
+        nxt = int(whole_staff(ratio * sizes[-1]))
         if nxt < 1:
             break
         sizes.append(nxt)
@@ -87,11 +88,15 @@ def acts_of(rec: Recorder) -> tuple[list[int], list[int]]:
     return steps, [int(on_b[s] + on_a[s]) for s in steps]
 
 
+DAMPED = [(0.5, 0.5), (0.4, 1.2), (0.25, 2.0), (0.6, 1.2), (0.9, 0.9), (0.99, 1.0)]
+UNDAMPED = [(1.0, 1.0), (1.1, 1.0), (1.2, 1.1), (2.0, 0.5), (0.5, 2.0), (1.5, 0.7)]
+
+
 class TestRichardson:
     def test_halving_series_16_8_4_2_1_0(self):
         rec = Recorder(proportional_pair(0.5, 0.5, 16, steps=20, quiet_steps=5))
         steps, sizes = acts_of(rec)
-        assert sizes == [16, 8, 4, 2, 1]  # then 0.5 rounds to 0 and the exchange stops
+        assert sizes == [16, 8, 4, 2, 1]  # then 0.5 rounds down to 0 and the exchange stops
         assert steps == [0, 2, 4, 6, 8]
         on_b = rec.size[:, rec.m("b_in_a"), 0]
         assert on_b[[0, 4, 8]].tolist() == [16, 4, 1]  # A's acts hit B's mission
@@ -99,28 +104,32 @@ class TestRichardson:
         lost = rec.result.staff_lost[:, 0]  # states in order a, b
         assert lost.tolist() == [8 + 2, 16 + 4 + 1]
         # continuous oracle: B loses m0 / (1 - kA kB) = 21.33, A kB m0 / (1 - kA kB) = 10.67;
-        # the integer series stops at the first size below one half, so each side's total
-        # is the continuous one less the dropped tail (< 1).
+        # the integer series stops at the first size below one, so each side's total is
+        # the continuous one less the dropped tail (< 1 here, a halving series).
         assert 0 < 16 / 0.75 - lost[1] < 1 and 0 < 8 / 0.75 - lost[0] < 1
         # last act in step 8, nothing pending after step 9, quiet for 5 steps in step 13
         assert rec.result.outcome[0] == DE_ESCALATION and rec.result.outcome_step[0] == 13
 
     @pytest.mark.parametrize(
-        ("m0", "series"),
+        ("k_a", "k_b", "m0", "series"),
         [
-            (12, [12, 6, 3, 2, 1]),  # 1.5 -> 2 (floor would give 12, 6, 3, 1)
-            (10, [10, 5, 2, 1]),  # 2.5 -> 2 (half up would give 10, 5, 3, 2, 1)
-            (14, [14, 7, 4, 2, 1]),  # 3.5 -> 4
+            (0.5, 0.5, 12, [12, 6, 3, 1]),  # 1.5 -> 1 (half to even would give 2, then 1)
+            (0.5, 0.5, 10, [10, 5, 2, 1]),  # 2.5 -> 2
+            (0.5, 0.5, 14, [14, 7, 3, 1]),  # 3.5 -> 3 (half to even: 4, 2, 1)
+            (0.5, 0.5, 15, [15, 7, 3, 1]),  # 7.5 -> 7, 3.5 -> 3, 1.5 -> 1
+            (0.6, 1.2, 2, [2, 2, 1, 1]),  # 1.2 -> 1, then 0.6 -> 0 (rint: 1 for 1 forever)
+            (0.9, 0.9, 5, [5, 4, 3, 2, 1]),  # 4.5 -> 4, 3.6 -> 3, 2.7 -> 2, 1.8 -> 1
+            (1.16, 1.0, 25, [25, 25, 29, 29, 33]),  # 1.16 * 25 = 28.999999999999996 -> 29
         ],
     )
-    def test_rounding_is_half_to_even(self, m0, series):
-        rec = Recorder(proportional_pair(0.5, 0.5, m0, steps=20))
-        assert acts_of(rec)[1] == series == richardson_series(m0, 0.5, 0.5, 50)
+    def test_rounding_is_down(self, k_a, k_b, m0, series):
+        # room for one act more than listed: the damped series must have ended
+        rec = Recorder(proportional_pair(k_a, k_b, m0, steps=2 * len(series) + 2))
+        got = acts_of(rec)[1]
+        assert got == richardson_series(m0, k_a, k_b, len(series) + 1)
+        assert got[: len(series)] == series and len(got) == len(series) + (k_a * k_b >= 1)
 
-    @pytest.mark.parametrize(
-        ("k_a", "k_b"),
-        [(0.5, 0.5), (0.4, 1.2), (0.25, 2.0), (0.6, 1.2), (0.9, 0.9), (1.1, 1.0), (1.2, 1.1)],
-    )
+    @pytest.mark.parametrize(("k_a", "k_b"), DAMPED + UNDAMPED)
     def test_engine_follows_the_integer_recursion(self, k_a, k_b):
         steps = 80
         rec = Recorder(proportional_pair(k_a, k_b, 16, steps=steps))
@@ -131,37 +140,92 @@ class TestRichardson:
         # staff removed from each side: every act has taken effect one step later
         done = [s for j, s in enumerate(expected) if 2 * j + 1 < steps]
         assert rec.result.staff_lost[:, 0].tolist() == [sum(done[1::2]), sum(done[0::2])]
+        # Richardson, both directions: from 16 every damped pair dies out within the
+        # horizon (and is judged de-escalated), no undamped one does
         dies = len(expected) < steps // 2
-        outcome = rec.result.outcome[0]
-        assert (outcome == DE_ESCALATION) == dies
-        if dies:
-            assert k_a * k_b < 1  # Richardson: only a damped pair can die out
+        assert dies == (k_a * k_b < 1)
+        assert rec.result.outcome[0] == (DE_ESCALATION if dies else UNRESOLVED)
 
-    @pytest.mark.parametrize(("k_a", "k_b"), [(0.6, 1.2), (0.9, 0.9)])
-    def test_rounding_limit_cycles_despite_product_below_one(self, k_a, k_b):
-        # documented engine behaviour (see the section comment): a fixed point of the
-        # two-round map s -> rint(kA rint(kB s)) other than 0
-        series = richardson_series(16, k_a, k_b, acts=40)
-        assert len(series) == 40 and k_a * k_b < 1
-        tail = series[-10:]
-        assert tail[0::2] == [tail[0]] * 5 and tail[1::2] == [tail[1]] * 5
-        rec = Recorder(proportional_pair(k_a, k_b, 16, steps=80))
+    @pytest.mark.parametrize(("k_a", "k_b"), DAMPED)
+    @pytest.mark.parametrize("m0", [1, 7, 16, 100, 1000])
+    def test_damped_exchange_dies_out_from_any_size(self, k_a, k_b, m0):
+        # each round trip strictly lowers A's whole-number act: at most m0 round trips
+        series = richardson_series(m0, k_a, k_b, acts=10**6)
+        assert len(series) <= 2 * m0 + 1
+        assert all(b < a for a, b in zip(series[0::2], series[2::2], strict=False))
+        # floor never exceeds the continuous process: each side loses at most its sum
+        loss_b, loss_a = sum(series[0::2]), sum(series[1::2])
+        assert loss_b <= m0 / (1 - k_a * k_b) + 1e-9
+        assert loss_a <= k_b * m0 / (1 - k_a * k_b) + 1e-9
+        steps = 2 * len(series) + 8
+        rec = Recorder(proportional_pair(k_a, k_b, m0, steps=steps))
+        assert acts_of(rec)[1] == series
+        assert rec.result.staff_lost[:, 0].tolist() == [loss_a, loss_b]
+        # last act in step 2 * (len - 1), in effect a step later; quiet 6 steps after it
+        assert rec.result.outcome[0] == DE_ESCALATION
+        assert rec.result.outcome_step[0] == 2 * (len(series) - 1) + 6
+
+    @pytest.mark.parametrize(
+        ("k_a", "k_b", "m0"),
+        [(1.0, 1.0, 1), (1.0, 1.0, 16), (1.1, 1.0, 16), (1.2, 1.1, 16), (1.5, 0.7, 100)],
+    )
+    def test_undamped_exchange_never_dies_out(self, k_a, k_b, m0):
+        # both ratios >= 1: no answer is smaller than the act; 1.5 x 0.7 from 100: above
+        # the threshold (k' + 1) / (kA kB - 1) every round trip grows it
+        steps = 120
+        series = richardson_series(m0, k_a, k_b, acts=steps // 2)
+        assert len(series) == steps // 2
+        for j in range(len(series) - 2):
+            k_second = k_a if j % 2 == 0 else k_b
+            if k_a * k_b > 1 and series[j] > (k_second + 1) / (k_a * k_b - 1):
+                assert series[j + 2] > series[j]
+            else:
+                assert series[j + 2] >= series[j]
+        rec = Recorder(proportional_pair(k_a, k_b, m0, steps=steps))
         assert acts_of(rec)[1] == series
         assert rec.result.outcome[0] == UNRESOLVED
 
+    def test_floor_can_end_an_undamped_exchange_only_while_sizes_are_small(self):
+        # product exactly 1 (2.0 x 0.5): from 1, B's answer 0.5 rounds down to nothing;
+        # from 16 it is an endless 16-for-8 exchange. 1.5 x 0.7 (1.05) from 16 stays at
+        # 16-for-11 (below the growth threshold 50), from 100 it grows (previous test).
+        assert richardson_series(1, 2.0, 0.5, acts=40) == [1]
+        rec = Recorder(proportional_pair(2.0, 0.5, 1, steps=12))
+        assert acts_of(rec)[1] == [1] and rec.result.outcome[0] == DE_ESCALATION
+        assert richardson_series(16, 2.0, 0.5, acts=40) == [16, 8] * 20
+        assert richardson_series(16, 1.5, 0.7, acts=40) == [16, 11] * 20
+
+    @pytest.mark.parametrize(("k_a", "k_b"), [(0.6, 1.2), (0.9, 0.9)])
+    def test_floor_ends_what_half_to_even_kept_alive(self, k_a, k_b):
+        # Under the former rounding (np.rint) a size s with s <= 1 / (2 (1 - k)) is a fixed
+        # point of s -> rint(k s): 0.6 x 1.2 ended in 1-for-1 and 0.9 x 0.9 in 4-for-4 for
+        # ever, although kA kB < 1. Rounding down ends both.
+        half_to_even = [16]
+        while len(half_to_even) < 40:
+            ratio = k_b if len(half_to_even) % 2 == 1 else k_a
+            half_to_even.append(int(np.rint(ratio * half_to_even[-1])))
+        assert min(half_to_even) >= 1 and len(set(half_to_even[-10:])) == 1
+        series = richardson_series(16, k_a, k_b, acts=40)
+        assert len(series) < 40 and series[-1] == 1
+        rec = Recorder(proportional_pair(k_a, k_b, 16, steps=80))
+        assert acts_of(rec)[1] == series
+        assert rec.result.outcome[0] == DE_ESCALATION
+
     @pytest.mark.parametrize(("k_a", "k_b"), [(0.6, 1.2), (0.8, 0.9), (1.1, 1.0), (1.2, 1.1)])
     def test_richardson_factor_per_two_rounds_at_large_sizes(self, k_a, k_b):
-        # While sizes are large, rounding is a small perturbation: s_{j+2} = kA kB s_j up
-        # to the two roundings, |error| <= 0.5 (1 + k of the second round).
+        # While sizes are large, rounding is a small perturbation: s_{j+2} = kA kB s_j less
+        # what the two floors drop, 0 <= kA kB s_j - s_{j+2} < 1 + k of the second round.
         m0, steps = 5000, 40
         rec = Recorder(proportional_pair(k_a, k_b, m0, steps=steps))
         sizes = np.array(acts_of(rec)[1], dtype=float)
         assert len(sizes) == steps // 2
         for j in range(len(sizes) - 2):
             k_second = k_a if j % 2 == 0 else k_b
-            assert abs(sizes[j + 2] - k_a * k_b * sizes[j]) <= 0.5 * (1 + k_second) + 1e-9
+            drop = k_a * k_b * sizes[j] - sizes[j + 2]
+            assert -1e-9 <= drop < 1 + k_second
         growth = sizes[-2] / sizes[0]
         rounds = (len(sizes) - 2) / 2
+        assert growth <= (k_a * k_b) ** rounds + 1e-12
         assert growth == pytest.approx((k_a * k_b) ** rounds, rel=0.05)
 
     def test_spiral_when_the_product_is_at_least_one(self):
@@ -179,13 +243,13 @@ class TestRichardson:
             if left[target] == 0:
                 closing_step, closing_mission = 2 * j + 1, {"b": "b_in_a", "a": "a_in_b"}[target]
             ratio = k_b if j % 2 == 0 else k_a
-            size = int(ROUND(ratio * size))
+            size = int(whole_staff(ratio * size))
             j += 1
         rec = Recorder(proportional_pair(k_a, k_b, m0, missions=staff0, steps=60))
         assert rec.result.outcome[0] == SPIRAL
         assert rec.result.outcome_step[0] == closing_step
         assert rec.mission_ids[rec.result.closed_mission[0]] == closing_mission
-        assert (closing_step, closing_mission) == (33, "b_in_a")  # worked by hand too
+        assert (closing_step, closing_mission) == (37, "b_in_a")  # by hand too
 
 
 # =============================================================================
@@ -194,29 +258,40 @@ class TestRichardson:
 #
 # Host b is `passive` toward a, with provocation_rate (an expulsion of 1, Bernoulli a per
 # step) and conciliation_rate (a conciliatory step of 1, Bernoulli c per step), notice 1,
-# ladder ["expel"]. A's mission in b starts at L + k diplomats; outcomes: closure at
-# threshold L, restored_level L + N, quiet = false.
+# ladder ["expel"]. Restores bring back only staff that measures removed, so A's mission
+# in b starts at its upper barrier L + N and a history expulsion of N - k (announced in
+# step 0, in effect in step 1, before the forecast start in step FORECAST) takes it to
+# L + k: every restore up to L + N is then allowed. Closure threshold L, quiet = false.
 #
 # Engine mechanics (docs §7.3) that shape the walk: a conciliatory step *cancels* the
-# host's pending measures if there are any (else it restores staff). With notice 1 at
-# most one expulsion (last step's) is pending when a conciliatory step is announced, so
-# cancelling it adds exactly one to the *committed* staff Y = staff + pending restores -
-# pending expulsions, as a restore would. Y therefore performs exactly the lazy walk of
+# host's pending measures if there are any, else it restores staff -- at most
+# restorable = removed - restored - pending restores = (L + N) - staff - pending restores
+# = (L + N) - Y when nothing is pending, which is >= 1 below the upper barrier, so the
+# restorable limit never binds inside the walk. With notice 1 at most one expulsion
+# (last step's) is pending when a conciliatory step is announced, so cancelling it adds
+# exactly one to the *committed* staff Y = staff + pending restores - pending
+# expulsions, as a restore would. Y therefore performs exactly the lazy walk of
 # oracles.md §2: +1 with probability c(1-a), -1 with a(1-c), stays otherwise. Walk step j
-# (j = 1, 2, ...) is engine step j - 1: both acts are drawn and announced in the step, and
-# Y changes when they are announced. So T = (first engine step at which Y is at L or
-# L + N) + 1, and the closed forms (with E[T] divided by 1 - r) apply to Y exactly.
+# (j = 1, 2, ...) is engine step FORECAST + j - 1: both acts are drawn and announced in
+# the step, and Y changes when they are announced. So T = (first engine step at which Y
+# is at L or L + N) - FORECAST + 1, and the closed forms (with E[T] divided by 1 - r)
+# apply to Y exactly.
 #
-# The engine judges outcomes on the staff itself, which follows Y with a delay of one
+# The engine judges closure on the staff itself, which follows Y with a delay of one
 # step (notice 1), and an expulsion that has brought Y to L can still be cancelled by a
-# conciliatory step in the next step before it lands. So the judged outcome is not the
+# conciliatory step in the next step before it lands. So the judged closure is not the
 # plain walk: P(spiral) is a little lower than the gambler's-ruin value (0.724 vs 0.732
 # at p = 0.45). It is an exact finite Markov chain on (staff, expulsion pending, restore
-# pending), checked against Kemeny & Snell's fundamental matrix below.
+# pending), checked against Kemeny & Snell's fundamental matrix below. (The upper
+# barrier, staff back at L + N, is read from the staff by the test: outcomes.restored_level
+# cannot express it, because validation wants a level above the starting total L + N,
+# which restores can never reach.)
 #
 # L = 2 (not 0) keeps every expulsion feasible while Y > L: with L = 0 a provocation
 # finding 1 diplomat under an expulsion order (and a restore on the way) would be
 # dropped, which is a feasibility rule of the engine, not part of the walk.
+
+FORECAST = 2  # first forecast step; the history expulsion is announced in step 0
 
 
 def gamblers_ruin(k: int, n: int, p: float) -> tuple[float, float]:
@@ -227,14 +302,6 @@ def gamblers_ruin(k: int, n: int, p: float) -> tuple[float, float]:
     rho = q / p
     reach_n = (1 - rho**k) / (1 - rho**n)
     return 1 - reach_n, k / (q - p) - (n / (q - p)) * reach_n
-
-
-def test_gamblers_ruin_formula_check_values():
-    p_closure, mean_t = gamblers_ruin(5, 10, 0.45)
-    assert p_closure == pytest.approx(0.731717, abs=5e-7)
-    assert mean_t == pytest.approx(23.1717, abs=5e-5)
-    p_closure, mean_t = gamblers_ruin(3, 10, 0.5)
-    assert 1 - p_closure == pytest.approx(0.3) and mean_t == pytest.approx(21.0)
 
 
 def absorbing_chain(transient: list, step, start) -> tuple[dict[str, float], float, float]:
@@ -263,6 +330,33 @@ def absorbing_chain(transient: list, step, start) -> tuple[dict[str, float], flo
     return absorbed, float(t[i0]), float(var[i0])
 
 
+def walk_chain(k: int, n: int, p: float, stay: float = 0.0):
+    """The lazy walk of oracles.md §2 as an absorbing chain: (P(0), E[T], Var[T])."""
+
+    def step(y):
+        out = [((1 - stay) * p, y + 1), ((1 - stay) * (1 - p), y - 1), (stay, y)]
+        return [(prob, "low" if y2 == 0 else "high" if y2 == n else y2) for prob, y2 in out]
+
+    absorbed, mean_t, var_t = absorbing_chain(list(range(1, n)), step, k)
+    return absorbed["low"], mean_t, var_t
+
+
+def test_gamblers_ruin_formula_check_values():
+    p_closure, mean_t = gamblers_ruin(5, 10, 0.45)
+    assert p_closure == pytest.approx(0.731717, abs=5e-7)
+    assert mean_t == pytest.approx(23.1717, abs=5e-5)
+    p_closure, mean_t = gamblers_ruin(3, 10, 0.5)
+    assert 1 - p_closure == pytest.approx(0.3) and mean_t == pytest.approx(21.0)
+    # Kemeny & Snell on the walk itself: the same numbers, the sd of oracles.md, and
+    # staying put with probability r divides E[T] by 1 - r
+    p_low, mean_t, var_t = walk_chain(5, 10, 0.45)
+    assert p_low == pytest.approx(0.731717, abs=5e-7)
+    assert mean_t == pytest.approx(23.1717, abs=5e-5)
+    assert np.sqrt(var_t) == pytest.approx(18.19, abs=5e-3)
+    p_lazy, mean_lazy, _ = walk_chain(5, 10, 0.45, stay=0.6)
+    assert p_lazy == pytest.approx(p_low) and mean_lazy == pytest.approx(mean_t / 0.4)
+
+
 def walk_scenario(a: float, c: float, low: int, k: int, n: int, runs: int, seed: int):
     host = {
         "kind": "passive",
@@ -271,15 +365,25 @@ def walk_scenario(a: float, c: float, low: int, k: int, n: int, runs: int, seed:
         "notice": 1,
         "ladder": ["expel"],
     }
-    outcomes = {
-        "closure_threshold": low,
-        "restored_level": low + n,
-        "quiet": False,
-        "missions": ["a_in_b"],
-    }
+    outcomes = {"closure_threshold": low, "quiet": False, "missions": ["a_in_b"]}
     return two_state(
-        None, host, a_in_b=low + k, outcomes=outcomes, horizon_steps=1500, runs=runs, seed=seed
+        None,
+        host,
+        a_in_b=low + n,
+        events=[ev(0, "b", "a", "expel", size=n - k)],  # history: in effect in step 1
+        outcomes=outcomes,
+        horizon_steps=1500,
+        runs=runs,
+        seed=seed,
+        forecast_step=FORECAST,
     )
+
+
+def lazy_walk_variance(k: int, n: int, p: float, move: float) -> float:
+    """Var[T] of the walk that moves with probability ``move`` per step (else stays)."""
+    _, mean_walk, var_walk = walk_chain(k, n, p)
+    # T = sum of T_walk geometric(move) holding times: Var = E[Tw] Var[G] + Var[Tw] E[G]^2
+    return mean_walk * (1 - move) / move**2 + var_walk / move**2
 
 
 @pytest.mark.parametrize(
@@ -302,19 +406,27 @@ def test_committed_staff_is_the_gamblers_ruin_walk(a, c, k, p_up):
     hit_low = np.zeros(runs, dtype=bool)
     while model.running and (hit_step < 0).any():
         model.step()
-        committed = mi.total(m) + mi.p_restore[:, m, :].sum(axis=0) - mi.pending_expel[m]
+        committed = mi.total(m) + mi.pending_restore[m] - mi.pending_expel[m]
+        if model.t == FORECAST:  # the history expulsion has taken A's mission to L + k
+            assert (committed == low + k).all() and (mi.restorable(m) == n - k).all()
+        if model.t <= FORECAST:
+            continue
+        # restores never bring more back than measures removed (so Y stays <= L + N)
+        assert (committed <= low + n).all() and (mi.restorable(m) >= 0).all()
         new = (hit_step < 0) & ((committed <= low) | (committed >= low + n))
         hit_step[new] = model.t - 1
         hit_low[new] = committed[new] <= low
     assert (hit_step >= 0).all()
-    walk_t = hit_step + 1
+    walk_t = hit_step - FORECAST + 1
     est_p, est_t = hit_low.mean(), walk_t.mean()
     assert_close(est_p, np.sqrt(p_closure * (1 - p_closure) / runs), p_closure, "P(closure)")
     assert_close(est_t, walk_t.std(ddof=1) / np.sqrt(runs), mean_t, "E[T]")
+    assert walk_t.var(ddof=1) == pytest.approx(lazy_walk_variance(k, n, p_up, up + down), rel=0.1)
 
 
-def test_judged_outcome_is_the_exact_chain_of_the_engine():
+def test_judged_closure_is_the_exact_chain_of_the_engine():
     a, c, low, k, n, runs, seed = 0.3, 0.135 / 0.52, 2, 5, 10, 20_000, 22
+    top = low + n  # A's mission's starting total: restores bring back at most that
 
     def step(state):
         staff, pe, pr = state  # after a step: staff, expulsion and restore due next step
@@ -326,34 +438,47 @@ def test_judged_outcome_is_the_exact_chain_of_the_engine():
                 new_pr = 0
                 if concil and pe:
                     due = 0  # the pending expulsion is cancelled
-                elif concil:
-                    new_pr = 1  # nothing pending: a restore, due next step
+                elif concil and top - staff - pr >= 1:
+                    new_pr = 1  # nothing pending, staff to bring back: a restore
                 new_pe = 1 if provoked and staff - due > 0 else 0
                 after = staff - due + pr
                 if after <= low:
                     out.append((prob, "spiral"))
-                elif after >= low + n:
-                    out.append((prob, "de_escalation"))
+                elif after >= top:
+                    out.append((prob, "restored"))
                 else:
                     out.append((prob, (after, new_pe, new_pr)))
         return out
 
-    transient = [(s, pe, pr) for s in range(low + 1, low + n) for pe in (0, 1) for pr in (0, 1)]
+    transient = [(s, pe, pr) for s in range(low + 1, top) for pe in (0, 1) for pr in (0, 1)]
     absorbed, mean_t, var_t = absorbing_chain(transient, step, (low + k, 0, 0))
-    assert absorbed["spiral"] + absorbed["de_escalation"] == pytest.approx(1)
+    assert absorbed["spiral"] + absorbed["restored"] == pytest.approx(1)
     # the naive gambler's ruin would say 0.731717: the chain differs by the rescue effect
     assert abs(absorbed["spiral"] - gamblers_ruin(k, n, 0.45)[0]) > 0.005
 
     model = EscalationModel(walk_scenario(a, c, low, k, n, runs, seed))
-    while model.running and (model.outcome == UNRESOLVED).any():
-        model.step()  # outcomes are final once reached: stop when every run has one
-    ens = model.result()
-    assert (ens.outcome != UNRESOLVED).all()
+    m = model.mission_ids.index("a_in_b")
+    restored_step = np.full(runs, -1)
+    while model.running:
+        model.step()
+        if model.t <= FORECAST:  # history: the expulsion takes A's mission to L + k
+            continue
+        back = (restored_step < 0) & (model.missions.total(m) >= top)
+        restored_step[back] = model.t - 1
+        if ((model.outcome != UNRESOLVED) | (restored_step >= 0)).all():
+            break
+    # the engine judges closure; the walk is absorbed by whichever barrier comes first
+    spiral = (model.outcome == SPIRAL) & (
+        (restored_step < 0) | (model.outcome_step < restored_step)
+    )
+    assert ((model.outcome == SPIRAL) | (restored_step >= 0)).all()
+    absorbed_step = np.where(spiral, model.outcome_step, restored_step)
+    assert (absorbed_step >= FORECAST).all()
     p_spiral = absorbed["spiral"]
-    est = (ens.outcome == SPIRAL).mean()
+    est = spiral.mean()
     assert_close(est, np.sqrt(p_spiral * (1 - p_spiral) / runs), p_spiral, "P(spiral)")
-    # the state after engine step t has seen t + 1 transitions from the start
-    transitions = ens.outcome_step + 1
+    # the state after engine step t has seen t - FORECAST + 1 transitions from the start
+    transitions = absorbed_step - FORECAST + 1
     assert_close(transitions.mean(), np.sqrt(var_t / runs), mean_t, "E[steps]")
     assert transitions.var(ddof=1) == pytest.approx(var_t, rel=0.1)
 
@@ -479,6 +604,11 @@ class TestEcho:
         # p' = 0.95, q' = 0.05 + 0.9 / 3 = 0.35; c = 0.875, P(CC) = 49/64, P(DD) = 1/64.
         # Engine: provocation e; a D is answered unless forgiven: (1 - f)(1 - e) = 1 - q'.
         e, q_prime = 0.05, 0.35
+        # q = 1/3 is generous TFT's optimal forgiveness for payoffs (T, R, P, S) = (5, 3, 1, 0)
+        big_t, big_r, big_p, big_s = 5, 3, 1, 0
+        q_star = min(1 - (big_t - big_r) / (big_r - big_s), (big_r - big_p) / (big_t - big_p))
+        assert q_star == pytest.approx(1 / 3)
+        assert q_prime == pytest.approx(e + (1 - 2 * e) * q_star)
         f = q_prime / (1 - e)
         pol = echo_policy("generous", e, 1.0, f)
         self.check_stationary(pol, pol, expected_c=(0.875, 0.875), expected_cc=49 / 64)
@@ -570,11 +700,18 @@ class TestCommonRandomNumbers:
         assert mean - Z * se > 0, (mean, se)  # and higher overall: interval excludes 0
 
     def test_spiral_probability_rises_with_the_retaliation_ratio(self):
+        # Answers round down, so a ratio of 1.3 escalates only acts of 4 or more (1, 2, 3
+        # are answered 1, 2, 3): next to 1.0 it barely moves P(spiral) (+0.005, 4.3 SE
+        # with this seed); 1.5 (2 -> 3) and 2.0 (1 -> 2) escalate the small acts too.
         prop = {**BASE, "kind": "proportional"}
-        low = spirals({**prop, "ratio": 1.0}, {**prop, "ratio": 1.0})
-        high = spirals({**prop, "ratio": 1.3}, {**prop, "ratio": 1.3})
-        mean, se = paired(high, low)
-        assert mean - Z * se > 0, (mean, se)
+        levels = [1.0, 1.3, 1.5, 2.0]
+        results = [spirals({**prop, "ratio": k}, {**prop, "ratio": k}) for k in levels]
+        for lo, hi in itertools.pairwise(results):
+            mean, se = paired(hi, lo)
+            assert mean > -Z * se  # never significantly lower
+        for lo, hi in [(0, 2), (2, 3)]:  # and higher: 1.0 -> 1.5 -> 2.0
+            mean, se = paired(results[hi], results[lo])
+            assert mean - Z * se > 0, (levels[lo], levels[hi], mean, se)
 
     def test_generous_forgiveness_lowers_spiral_probability(self):
         gen = {**BASE, "kind": "generous", "forgiveness": 0.3}

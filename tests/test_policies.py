@@ -95,25 +95,44 @@ class TestTitForTat:
         assert rec.model.missions.local[m, 0] == 0 and rec.model.missions.diplomats[m, 0] == 50
 
     def test_mirrors_the_kind_of_the_largest_act_of_the_step(self):
-        # three acts on B's mission in step 0: expel 3, a ban taking 2 locals, a cap taking
-        # 4 (60 -> 56). B perceives 9 in all, as the largest act's kind: a cap (docs §7.2).
+        # three acts on B's mission in step 0: expel 3, a ban taking 2 locals, a cap at 53
+        # counted net of the 3 expulsions already pending (60 - 3 - 53 = 4). B perceives 9
+        # in all, as the largest act's kind: a cap (docs §7.2).
         mission = {"diplomats": 50, "local_staff": 10}
         events = [
             ev(0, "a", "b", "expel", size=3),
             ev(0, "a", "b", "ban_local_hires", level=8),
-            ev(0, "a", "b", "cap", level=56),
+            ev(0, "a", "b", "cap", level=53),
         ]
         sc = two_state(None, TFT, a_in_b=mission, b_in_a=mission, events=events, horizon_steps=6)
         rec = Recorder(sc)
         assert rec.size[0, rec.m("b_in_a"), 0] == 9
         assert rec.kind[0, rec.m("b_in_a"), 0] == Kind.CAP
+        # in effect in step 1: 47 diplomats and 8 locals, then the cap cuts 2 more locals
+        assert rec.total[1:, rec.m("b_in_a"), 0].tolist() == [53] * 5
         m = rec.m("a_in_b")
         assert rec.kind[2, m, 0] == Kind.CAP and rec.size[2, m, 0] == 9
         assert rec.cap[4, m, 0] == 51 and rec.total[4, m, 0] == 51
 
+    def test_a_cap_is_counted_net_of_pending_expulsions(self):
+        # expel 3 and a cap at 56 in the same step: the cap takes only 60 - 3 - 56 = 1
+        # more, so B perceives 4, the largest act is the expulsion, and B expels 4.
+        mission = {"diplomats": 50, "local_staff": 10}
+        events = [ev(0, "a", "b", "expel", size=3), ev(0, "a", "b", "cap", level=56)]
+        sc = two_state(None, TFT, a_in_b=mission, b_in_a=mission, events=events, horizon_steps=6)
+        rec = Recorder(sc)
+        assert rec.size[0, rec.m("b_in_a"), 0] == 4
+        assert rec.kind[0, rec.m("b_in_a"), 0] == Kind.EXPEL
+        assert rec.total[1:, rec.m("b_in_a"), 0].tolist() == [56] * 5
+        m = rec.m("a_in_b")
+        assert rec.kind[2, m, 0] == Kind.EXPEL and rec.size[2, m, 0] == 4
+        assert rec.total[:, m, 0].tolist() == path(60, {4: -4}, 6)
+
 
 class TestProportional:
-    # ratio * size, rounded half to even (np.rint): 4.5 -> 4, 7.5 -> 8, 2.5 -> 2, 3.5 -> 4.
+    # ratio * size, rounded down to whole staff (sim.measures.whole_staff): 4.5 -> 4,
+    # 7.5 -> 7, 3.5 -> 3, 1.8 -> 1, 0.9 -> nothing; the 1e-9 slack makes
+    # 1.16 * 25 = 28.999999999999996 a 29.
     @pytest.mark.parametrize(
         ("ratio", "size", "answer"),
         [
@@ -122,13 +141,16 @@ class TestProportional:
             (0.4, 3, 1),
             (0.1, 3, 0),
             (0.5, 5, 2),
-            (0.5, 7, 4),
+            (0.5, 7, 3),
             (0.5, 1, 0),
+            (0.3, 3, 0),
+            (0.6, 3, 1),
             (1.5, 3, 4),
-            (1.5, 5, 8),
+            (1.5, 5, 7),
+            (1.16, 25, 29),
         ],
     )
-    def test_ratio_times_size_rounded_half_to_even(self, ratio, size, answer):
+    def test_ratio_times_size_rounded_down(self, ratio, size, answer):
         pol = {"kind": "proportional", "ratio": ratio, "lag": [1, 1], "notice": 2}
         sc = two_state(None, pol, events=[ev(0, "a", "b", "expel", size=size)], horizon_steps=6)
         ens = run(sc)
@@ -197,10 +219,13 @@ class TestParity:
         )
         rec = Recorder(sc)
         m = rec.m("a_in_b")
-        # decided in step 1: A's mission 30 > B's own 20 -> cap A's at 20 (size 10)
-        assert rec.kind[2, m, 0] == Kind.CAP and rec.size[2, m, 0] == 10
-        assert rec.total[:, m, 0].tolist() == [30, 30, 30, 30, 20, 20, 20]
-        assert (rec.cap[4:, m, 0] == 20).all()
+        # decided in step 1: B's own mission is 20 less the 2 expulsions pending against it
+        # (deadline step 3), A's mission 30 > 18 -> cap A's at 18 (size 12)
+        assert rec.kind[2, m, 0] == Kind.CAP and rec.size[2, m, 0] == 12
+        assert rec.total[:, m, 0].tolist() == [30, 30, 30, 30, 18, 18, 18]
+        assert (rec.cap[4:, m, 0] == 18).all()
+        # parity once both have taken effect
+        assert rec.total[:, rec.m("b_in_a"), 0].tolist() == path(20, {3: -2}, 7)
 
     def test_answers_in_kind_when_not_outnumbered(self):
         parity = {"kind": "parity", "lag": [1, 1], "notice": 2}
@@ -216,17 +241,25 @@ class TestParity:
 class TestGrit:
     def test_answers_in_kind_then_cancels_then_restores_every_quiet_period(self):
         grit = {"kind": "grit", "quiet_steps": 3, "step_size": 2, "lag": [1, 1], "notice": 2}
-        sc = two_state(None, grit, events=[ev(0, "a", "b", "expel", size=4)], horizon_steps=16)
+        events = [
+            ev(0, "a", "b", "expel", size=4),
+            ev(0, "b", "a", "expel", size=5),  # b's own scripted act: 5 of A's staff out
+        ]
+        sc = two_state(None, grit, events=events, horizon_steps=20)
         rec = Recorder(sc)
         m = rec.m("a_in_b")
         # answer in kind announced in step 2 (deadline 4); quiet for 3 steps in step 4 ->
         # the answer is cancelled before it takes effect; then every 3 steps a restore of
-        # 2 staff (steps 7, 10, 13; effect 2 steps later).
-        assert np.flatnonzero(rec.size[:, m, 0]).tolist() == [2]
+        # 2 staff (steps 7, 10, 13; effect 2 steps later) -- but only the 5 that measures
+        # removed can come back: 2, 2, then 1, and from step 16 on there is nothing left
+        # to restore, so no move at all (none announced, none counted).
+        assert np.flatnonzero(rec.size[:, m, 0]).tolist() == [0, 2]
         assert np.flatnonzero(rec.concil[:, m, 0]).tolist() == [4, 7, 10, 13]
-        assert rec.concil[[4, 7, 10, 13], m, 0].tolist() == [4, 2, 2, 2]
-        assert rec.total[:, m, 0].tolist() == path(100, {9: 2, 12: 2, 15: 2}, 16)
-        assert rec.total[:, rec.m("b_in_a"), 0].tolist() == path(100, {1: -4}, 16)
+        assert rec.concil[[4, 7, 10, 13], m, 0].tolist() == [4, 2, 2, 1]
+        assert rec.total[:, m, 0].tolist() == path(100, {1: -5, 9: 2, 12: 2, 15: 1}, 20)
+        assert rec.total[:, rec.m("b_in_a"), 0].tolist() == path(100, {1: -4}, 20)
+        assert rec.result.conciliatory_acts[rec.model.state_ids.index("b"), 0] == 4
+        assert rec.model.missions.restorable(m)[0] == 0
 
     def test_lifts_its_restriction_before_restoring(self):
         grit = {"kind": "grit", "quiet_steps": 4, "step_size": 3, "lag": [1, 1], "notice": 1}
@@ -318,15 +351,40 @@ class TestCommonParameters:
         assert np.array_equal(lost(ens, "a"), expected)
         assert len(np.unique(expected)) > 4  # the noise really varies the answer
 
+    def test_perceived_size_is_a_whole_head_count_run_by_run(self):
+        # perceived = rint(3 exp(noise Z)), a head count; then the ratio, rounded down
+        n, seed, sigma, ratio = 2000, 18, 0.7, 1.5
+        pol = {**TFT, "kind": "proportional", "ratio": ratio, "noise": sigma}
+        sc = two_state(None, pol, events=[ev(0, "a", "b", "expel", size=3)], runs=n, seed=seed)
+        ens = run(sc)
+        z = RunStreams(seed, np.arange(n)).normal(1, slot("noise", "b", "a"))
+        perceived = np.rint(3 * np.exp(sigma * z))
+        expected = np.minimum(np.floor(ratio * perceived + 1e-9), 100)
+        assert np.array_equal(lost(ens, "a"), expected)
+        assert np.array_equal(acts(ens, "b"), (expected >= 1).astype(int))
+        # not the ratio of an unrounded perception: 1.5 x 1.4 would be 2, 1.5 x 1 is 1
+        unrounded = np.minimum(np.floor(ratio * 3 * np.exp(sigma * z) + 1e-9), 100)
+        assert (unrounded != expected).mean() > 0.1
+        assert len(np.unique(expected)) > 4
+
     def test_reciprocate_run_by_run(self):
         n, seed = 2000, 14
         pol = {**TFT, "reciprocate": 0.5}
-        sc = two_state(None, pol, events=[ev(0, "a", "b", "restore", size=2)], runs=n, seed=seed)
+        events = [
+            ev(0, "a", "b", "expel", size=3),  # history (before the forecast start, step 2):
+            ev(0, "b", "a", "expel", size=3),  # 3 out of each mission, unanswered
+            ev(2, "a", "b", "restore", size=5),
+        ]
+        sc = two_state(None, pol, events=events, runs=n, seed=seed, forecast_step=2)
         ens = run(sc)
-        recip = uniforms(seed, n, 1, "reciprocate", "b", "a") < 0.5
-        # reciprocated in step 2: nothing pending, nothing restricted -> restore 2 (step 4)
+        recip = uniforms(seed, n, 3, "reciprocate", "b", "a") < 0.5
+        # a's restore of 5 brings back the 3 removed (step 3); b sees a conciliatory move
+        # of 5 in step 3 and reciprocates (announced step 4): nothing pending, nothing
+        # restricted -> a restore of min(5, 3 restorable) = 3, in effect in step 6
+        assert (ens.final_staff[ens.mission_ids.index("b_in_a")] == 100).all()
         a_in_b = ens.final_staff[ens.mission_ids.index("a_in_b")]
-        assert np.array_equal(a_in_b, np.where(recip, 102, 100))
+        assert np.array_equal(a_in_b, np.where(recip, 100, 97))
+        assert np.array_equal(ens.conciliatory_acts[ens.state_ids.index("b")], recip)
         assert within_4se(int(recip.sum()), n, 0.5)
 
     # The ladder: the preferred instrument where it can bite, else the next one above it.
@@ -423,26 +481,40 @@ class TestCommonParameters:
         assert rel.p_conciliate == pytest.approx(bernoulli_p(3.0), rel=1e-12)
 
     def test_conciliation_restores_when_nothing_is_pending(self):
-        n, seed, p, steps, notice = 300, 16, 0.3, 20, 3
+        # b's history expulsion (step 0, before the forecast start) takes 12 of A's staff
+        # out; from step 2 b's exogenous conciliatory steps restore 2-4 each, but only
+        # while staff removed and not yet restored or on the way remain: the last restore
+        # is cut to what is left, after that none is made (nor announced).
+        n, seed, p, steps, notice, removed, first = 300, 16, 0.3, 20, 3, 12, 2
         pol = {
             "kind": "passive",
             "conciliation_rate": rate_for(p),
             "conciliation_size": [2, 4],
             "notice": notice,
         }
-        sc = two_state(None, pol, horizon_steps=steps, runs=n, seed=seed)
+        events = [ev(0, "b", "a", "expel", size=removed)]
+        sc = two_state(
+            None, pol, events=events, horizon_steps=steps, runs=n, seed=seed, forecast_step=first
+        )
         rec = Recorder(sc)
         streams = RunStreams(seed, np.arange(n))
         m = rec.m("a_in_b")
         landed = np.zeros(n)
+        committed = np.zeros(n)  # restores announced so far
         for t in range(steps):
             fired = streams.uniform(t, slot("conciliate", "b", "a")) < p
             u = streams.uniform(t, slot("conciliate_size", "b", "a"))
-            size = np.where(fired, 2 + np.minimum(np.floor(u * 3), 2), 0)
+            wanted = np.where(fired & (t >= first), 2 + np.minimum(np.floor(u * 3), 2), 0)
+            size = np.minimum(wanted, removed - committed)
             assert np.array_equal(rec.concil[t, m], size), t
+            committed += size
             if t + notice < steps:
                 landed += size
-        assert np.array_equal(rec.total[-1, m], 100 + landed)
+        capped = (committed == removed).mean()
+        assert 0.1 < capped < 0.9  # the restorable limit binds in some runs, not all
+        assert np.array_equal(rec.total[-1, m], 100 - removed + landed)
+        conciliatory = rec.result.conciliatory_acts[rec.model.state_ids.index("b")]
+        assert np.array_equal(conciliatory, (rec.concil[:, m] > 0).sum(axis=0))
 
 
 class TestToward:
@@ -474,12 +546,12 @@ class TestToward:
 
 class TestSolidarity:
     @staticmethod
-    def coalition(solidarity, runs=1, seed=0):
+    def coalition(solidarity, runs=1, seed=0, c_kind="passive"):
         states = {
             "a": {"policy": {"kind": "scripted"}},
             "b": {"policy": TFT},
             "c": {
-                "policy": {"kind": "scripted", "notice": 3},
+                "policy": {"kind": c_kind, "notice": 3},
                 "allies": ["a"],
                 "solidarity": solidarity,
                 "solidarity_size": 3,
@@ -505,6 +577,11 @@ class TestSolidarity:
     def test_no_solidarity_no_join(self):
         ens = self.coalition(0.0)
         assert staff(ens, "b_in_c") == [100] * 10 and staff(ens, "c_in_b") == [100] * 10
+
+    def test_a_scripted_state_never_joins(self):
+        ens = self.coalition(1.0, c_kind="scripted")
+        assert staff(ens, "b_in_c") == [100] * 10 and staff(ens, "c_in_b") == [100] * 10
+        assert acts(ens, "c").tolist() == [0] and acts(ens, "b").tolist() == [1]
 
     def test_joins_with_probability_run_by_run(self):
         n, seed = 2000, 17
@@ -570,6 +647,18 @@ class TestMeasures:
         ens = run(two_state(events=events, horizon_steps=8))
         assert staff(ens, "b_in_a") == path(100, {2: -2}, 8)
 
+    def test_a_cancel_is_a_conciliatory_move_even_with_nothing_pending(self):
+        events = [
+            ev(0, "a", "b", "expel", size=5, deadline=3),
+            ev(1, "a", "b", "cancel"),  # calls off 5
+            ev(4, "a", "b", "cancel"),  # nothing left to call off: still a move of size 1
+        ]
+        rec = Recorder(two_state(events=events, horizon_steps=6))
+        m = rec.m("b_in_a")
+        assert rec.concil[:, m, 0].tolist() == [0, 5, 0, 0, 1, 0]
+        assert rec.result.conciliatory_acts[rec.model.state_ids.index("a"), 0] == 2
+        assert (rec.total[:, m, 0] == 100).all()
+
     def test_cancel_in_the_deadline_step_is_in_time(self):
         # events are announced before the step's effects (docs §2)
         events = [ev(0, "a", "b", "expel", size=5, deadline=3), ev(3, "a", "b", "cancel")]
@@ -577,9 +666,22 @@ class TestMeasures:
         assert staff(ens, "b_in_a") == [100] * 6
 
     def test_restore(self):
+        # a restore brings back only staff that measures removed: 5 of the 7
         events = [ev(0, "a", "b", "expel", size=5), ev(2, "a", "b", "restore", size=7, deadline=3)]
         ens = run(two_state(events=events, horizon_steps=5))
-        assert staff(ens, "b_in_a") == [100, 95, 95, 102, 102]
+        assert staff(ens, "b_in_a") == [100, 95, 95, 100, 100]
+
+    def test_restores_never_take_a_mission_above_where_measures_took_it_from(self):
+        events = [
+            ev(0, "a", "b", "expel", size=5),
+            ev(2, "a", "b", "restore", size=3),
+            ev(3, "a", "b", "restore", size=3),  # 2 left to bring back
+            ev(5, "a", "b", "restore", size=3),  # nothing left
+            ev(6, "a", "b", "expel", size=4),
+            ev(8, "a", "b", "restore", size=10),  # the 4 of the second expulsion
+        ]
+        ens = run(two_state(events=events, horizon_steps=11))
+        assert staff(ens, "b_in_a") == path(100, {1: -5, 3: 3, 4: 2, 7: -4, 9: 4}, 11)
 
     @pytest.mark.parametrize(
         ("level", "diplomats", "local", "posts"),
@@ -606,7 +708,9 @@ class TestMeasures:
         ]
         rec = Recorder(two_state(b_in_a=60, events=events, horizon_steps=12))
         m = rec.m("b_in_a")
-        assert rec.total[:, m, 0].tolist() == path(60, {1: -10, 5: -5, 7: 5, 10: 20}, 12)
+        # 10 removed by the cap, none back under it (step 3); 5 expelled, 5 back up to the
+        # cap (step 7); after the lift 20 are let back but only the 10 still missing come
+        assert rec.total[:, m, 0].tolist() == path(60, {1: -10, 5: -5, 7: 5, 10: 10}, 12)
         assert (rec.cap[1:8, m, 0] == 50).all() and rec.cap[8, m, 0] == NO_LIMIT
 
     def test_ban_local_hires_with_a_ceiling_czechia_19(self):
@@ -667,13 +771,44 @@ class TestMeasures:
         assert (rec.kind[[2, 3], ma, 0] == Kind.CLOSE_CONSULATE).all()
         assert rec.total[:, ma, 0].tolist() == [65, 65, 65, 65, 55, 50]
 
-    def test_mirroring_an_instrument_the_counterpart_cannot_suffer_climbs_the_ladder(self):
-        # A closes a B consulate; A's mission in B has no posts. The next instrument above
-        # close_consulate on the default ladder is suspend: the whole mission (docs §7.3).
+    @pytest.mark.parametrize(
+        ("a_in_b", "pending", "suspends"),
+        [(5, 0, True), (6, 0, False), (100, 0, False), (8, 3, True), (9, 3, False)],
+    )
+    def test_mirroring_an_instrument_the_counterpart_cannot_suffer_climbs_the_ladder(
+        self, a_in_b, pending, suspends
+    ):
+        # A closes a B consulate (5 staff); A's mission in B has no posts. The next
+        # instrument above close_consulate on the default ladder is suspend, and climbing
+        # keeps the response's size: it substitutes only where the mission, net of the
+        # expulsions pending against it, is no more than the 5 (docs §7.3). Otherwise no
+        # measure at all.
         b_in_a = {"diplomats": 10, "consulates": 3, "staff_per_consulate": 5}
         events = [ev(0, "a", "b", "close_consulate", size=1)]
+        if pending:  # b's own scripted expulsion, in effect in step 3
+            events.append(ev(0, "b", "a", "expel", size=pending, deadline=3))
+        rec = Recorder(
+            two_state(None, TFT, a_in_b=a_in_b, b_in_a=b_in_a, events=events, horizon_steps=6)
+        )
+        ma = rec.m("a_in_b")
+        after = a_in_b - pending
+        if suspends:
+            assert rec.kind[2, ma, 0] == Kind.SUSPEND and rec.size[2, ma, 0] == a_in_b
+            expected = [a_in_b] * 3 + [after, 0, 0]
+        else:
+            assert (rec.size[1:, ma, 0] == 0).all()
+            expected = [a_in_b] * 3 + [after] * 3
+        assert rec.total[:, ma, 0].tolist() == expected
+        assert rec.model.missions.suspended[ma, 0] == suspends
+        b_acts = rec.result.hostile_acts[rec.model.state_ids.index("b"), 0]
+        assert b_acts == int(suspends) + (pending > 0)
+
+    def test_suspend_mirrored_is_used_whatever_the_size(self):
+        b_in_a = {"diplomats": 3}
+        events = [ev(0, "a", "b", "suspend")]
         rec = Recorder(two_state(None, TFT, b_in_a=b_in_a, events=events, horizon_steps=6))
         ma = rec.m("a_in_b")
+        assert rec.size[0, rec.m("b_in_a"), 0] == 3
         assert rec.kind[2, ma, 0] == Kind.SUSPEND and rec.size[2, ma, 0] == 100
         assert rec.total[:, ma, 0].tolist() == [100, 100, 100, 100, 0, 0]
 
@@ -687,6 +822,24 @@ class TestMeasures:
             200 - (int(np.floor(round((k - 1) * rate, 9))) if k >= 2 else 0) for k in range(steps)
         ]
         assert staff(ens, "b_in_a") == expected
+
+    def test_one_visa_denial_at_a_time(self):
+        # b mirrors a's two visa denials (26 and 13 staff-equivalents). Its first (step 2,
+        # rate 1, in force from step 4) is pending when it answers the second (step 3):
+        # visa_denial cannot bite, and as it is not on b's (default) ladder, the ladder is
+        # taken from the bottom -- an expulsion of the same 13.
+        events = [
+            ev(0, "a", "b", "visa_denial", rate=1.0),
+            ev(1, "a", "b", "visa_denial", rate=0.5),
+        ]
+        rec = Recorder(two_state(None, TFT, events=events, horizon_steps=8))
+        m = rec.m("a_in_b")
+        assert rec.size[[0, 1], rec.m("b_in_a"), 0].tolist() == [26, 13]
+        assert rec.kind[[2, 3], m, 0].tolist() == [Kind.VISA_DENIAL, Kind.EXPEL]
+        assert rec.size[[2, 3], m, 0].tolist() == [26, 13]
+        # one departure a step from step 4, and the 13 expelled in step 5
+        assert rec.total[:, m, 0].tolist() == [100] * 4 + [99, 85, 84, 83]
+        assert rec.model.missions.visa_rate[m, 0] == 1.0
 
     def test_visa_denial_lifted_stops_departures(self):
         events = [
