@@ -357,7 +357,9 @@ def test_gamblers_ruin_formula_check_values():
     assert p_lazy == pytest.approx(p_low) and mean_lazy == pytest.approx(mean_t / 0.4)
 
 
-def walk_scenario(a: float, c: float, low: int, k: int, n: int, runs: int, seed: int):
+def walk_scenario(
+    a: float, c: float, low: int, k: int, n: int, runs: int, seed: int, restored: bool = False
+):
     host = {
         "kind": "passive",
         "provocation_rate": rate_for(a),
@@ -366,6 +368,8 @@ def walk_scenario(a: float, c: float, low: int, k: int, n: int, runs: int, seed:
         "ladder": ["expel"],
     }
     outcomes = {"closure_threshold": low, "quiet": False, "missions": ["a_in_b"]}
+    if restored:  # the upper barrier judged by the engine: staffing restored to L + N
+        outcomes["restored_level"] = low + n
     return two_state(
         None,
         host,
@@ -481,6 +485,26 @@ def test_judged_closure_is_the_exact_chain_of_the_engine():
     transitions = absorbed_step - FORECAST + 1
     assert_close(transitions.mean(), np.sqrt(var_t / runs), mean_t, "E[steps]")
     assert transitions.var(ddof=1) == pytest.approx(var_t, rel=0.1)
+
+
+def test_engine_judges_both_barriers_with_restored_level():
+    """With ``restored_level`` = L + N the engine's own outcomes are the walk's absorptions."""
+    a, c, low, k, n, runs, seed = 0.3, 0.135 / 0.52, 2, 5, 10, 2_000, 23
+    plain = EscalationModel(walk_scenario(a, c, low, k, n, runs, seed), keep_trajectories=True)
+    plain.run()
+    judged = EscalationModel(walk_scenario(a, c, low, k, n, runs, seed, restored=True))
+    judged.run()
+    m = plain.mission_ids.index("a_in_b")
+    staff = plain.trajectories[FORECAST:, m, :]
+    # first step (from the forecast start) at either barrier, in the run without the rule
+    at_barrier = (staff <= low) | (staff >= low + n)
+    first = np.argmax(at_barrier, axis=0)
+    assert at_barrier.any(axis=0).all()
+    low_first = staff[first, np.arange(runs)] <= low
+    # same random numbers: the judged run agrees with the trajectory run by run
+    assert np.array_equal(judged.outcome == SPIRAL, low_first)
+    assert np.array_equal(judged.outcome == DE_ESCALATION, ~low_first)
+    assert np.array_equal(judged.outcome_step, first + FORECAST)
 
 
 # =============================================================================
