@@ -221,15 +221,15 @@ def format_summary(ens: Ensemble, s: dict) -> str:
     ]
     if s["overrides"]:
         lines.append("overrides: " + ", ".join(f"{k}={v!r}" for k, v in s["overrides"].items()))
-    lines += ["", f"{'outcome':<15}{'P':>7}   {'95% CI':<17}{'runs':>8}   median weeks to it"]
+    lines += ["", f"{'outcome':<15}{'P':>7}   {'95% CI':<16}{'runs':>8}   median weeks to it"]
     for name in ("de_escalation", "spiral", "unresolved"):
         o = s["outcomes"][name]
         lo, hi = o["ci95"]
+        ci = f"[{100 * lo:4.1f}, {100 * hi:4.1f}]%"
         q = s["weeks_to_outcome"].get(name)
         med = f"{q['q50']:.0f} (90% in {q['q05']:.0f}-{q['q95']:.0f})" if q else "-"
         lines.append(
-            f"{name.replace('_', '-'):<15}{_pct(o['p'])}   [{100 * lo:4.1f}, {100 * hi:4.1f}]%"
-            f"  {o['count']:>8,}   {med}"
+            f"{name.replace('_', '-'):<15}{_pct(o['p']):>7}   {ci:<16}{o['count']:>8,}   {med}"
         )
     cif = s["cumulative_incidence"]
     marks = [

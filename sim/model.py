@@ -216,6 +216,25 @@ class EscalationModel(mesa.Model):
             self.step()
         return self.result()
 
+    def release(self) -> None:
+        """Drop what Mesa keeps of this model after its run, so its memory can be freed.
+
+        Mesa 3.3 counts agent ids in a class-level dict keyed by model
+        (``mesa.Agent._ids``), which keeps every model ever made alive; later versions
+        do not. An ensemble of many blocks calls this after each block.
+        """
+        ids = getattr(mesa.Agent, "_ids", None)
+        if isinstance(ids, dict):
+            ids.pop(self, None)
+        # The model and its agents refer to each other (a cycle only the cyclic collector
+        # frees); dropping the large buffers frees them at once.
+        self.missions = None
+        self.relations = []
+        self.reverse = {}
+        for agent in self.state_agents.values():
+            agent.relations = {}
+            agent.solidarity_links = []
+
     def result(self) -> BlockResult:
         lost = self.missions.removed - self.lost_at_forecast
         by_state = np.zeros((len(self.state_ids), self.n_runs), dtype=np.int64)

@@ -206,6 +206,7 @@ def run_ensemble(
                 model.step()
                 bar.update(width)
             blocks.append(model.result())
+            model.release()  # frees the block's buffers now, whatever Mesa keeps
     finally:
         bar.close()
 
