@@ -1,12 +1,14 @@
-"""Command line: ``python -m sim run|validate|policies``.
+"""Command line: ``python -m sim run|sweep|validate|policies``.
 
-Exit status: 0 success, 2 bad usage or bad scenario, 1 unexpected error.
+Exit status: 0 success, 2 bad usage or bad scenario, 1 unexpected error, 3 a sweep
+finished but some of its points failed (each is recorded with its error).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -16,11 +18,19 @@ from sim.measures import Kind
 from sim.policies import COMMON_PARAMS, POLICIES
 from sim.results import OutputError, prepare_output_dir, write_results
 from sim.runner import DEFAULT_BLOCK_SIZE, Ensemble, run_ensemble
-from sim.scenario import Scenario, ScenarioError, load_scenario, parse_override
+from sim.scenario import (
+    Scenario,
+    ScenarioError,
+    apply_overrides,
+    load_scenario,
+    parse_override,
+    scenario_from_dict,
+)
+from sim.sweep import SweepError, SweepSpec, load_sweep_file, parse_param, parse_spec, run_sweep
 
 __all__ = ["main"]
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_POINTS_FAILED = 0, 1, 2, 3
 
 
 class UsageError(Exception):
@@ -86,6 +96,31 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("scenario")
     val.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
 
+    sweep = sub.add_parser(
+        "sweep",
+        help="run an ensemble at every point of a parameter design",
+        description="Sweep parameters by dotted path. SPEC: START:STOP:COUNT, a list "
+        "a,b,c (also of words), or a range LOW..HIGH (for lhs and sobol). The file may "
+        "hold a [sweep] table with the same settings; flags override it.",
+    )
+    sweep.add_argument("scenario", help="scenario TOML file (may contain a [sweep] table)")
+    sweep.add_argument("--param", dest="params", action="append", default=[], metavar="PATH=SPEC")
+    sweep.add_argument("--design", choices=("grid", "lhs", "sobol"))
+    sweep.add_argument(
+        "--samples", type=_positive_int, help="points for lhs; base samples for sobol"
+    )
+    sweep.add_argument("--runs", type=_positive_int, help="runs per point (default 1000)")
+    sweep.add_argument("--seed", type=_seed, help="seed (default: the scenario's)")
+    sweep.add_argument("--workers", type=_positive_int, help="local processes (default: cores)")
+    sweep.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, tcp://HOST:PORT")
+    sweep.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
+    sweep.add_argument("--out", metavar="DIR", help="write points, plots and manifest here")
+    sweep.add_argument("--resume", action="store_true", help="compute only the missing points")
+    sweep.add_argument("--force", action="store_true", help="allow writing into a non-empty DIR")
+    sweep.add_argument("--csv", action="store_true", help="also write points.csv")
+    sweep.add_argument("--json", action="store_true", help="print the points as JSON")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar, no table")
+
     sub.add_parser("policies", help="list the policies with their parameters")
     return parser
 
@@ -109,8 +144,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_run(args, argv)
         if args.command == "validate":
             return _cmd_validate(args)
+        if args.command == "sweep":
+            return _cmd_sweep(args, argv)
         return _cmd_policies()
-    except UsageError as exc:
+    except (UsageError, SweepError) as exc:
         print(f"escalation-sim: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except ScenarioError as exc:
@@ -157,6 +194,126 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         if out is not None:
             print(f"\nResults written to {out}/")
     return EXIT_OK
+
+
+def _sweep_setting(args: argparse.Namespace, table: dict, key: str, kind: type, default):
+    value = getattr(args, key)
+    if value is not None:
+        return value
+    if key in table:
+        found = table[key]
+        if not isinstance(found, kind) or isinstance(found, bool):
+            raise SweepError(f"sweep.{key}: expected {kind.__name__}, found {found!r}")
+        return found
+    return default
+
+
+def _cmd_sweep(args: argparse.Namespace, argv: list[str]) -> int:
+    raw, source, table = load_sweep_file(args.scenario)
+    overrides = _overrides(args.overrides)
+    if overrides:
+        raw = apply_overrides(raw, overrides, source)
+    scenario = scenario_from_dict(raw, source, overrides)
+    if args.params:
+        params = [parse_param(text) for text in args.params]
+    else:
+        given = table.get("params", {})
+        if not isinstance(given, dict):
+            raise SweepError("sweep.params: expected a table of PATH = SPEC")
+        params = [parse_spec(path, spec) for path, spec in given.items()]
+    spec = SweepSpec(
+        params=params,
+        design=_sweep_setting(args, table, "design", str, "grid"),
+        samples=_sweep_setting(args, table, "samples", int, None),
+        runs=_sweep_setting(args, table, "runs", int, 1000),
+        seed=_sweep_setting(args, table, "seed", int, scenario.seed),
+    )
+    if spec.runs < 1 or spec.seed < 0:
+        raise SweepError("sweep: runs must be >= 1 and seed >= 0")
+    workers = _sweep_setting(args, table, "workers", int, os.cpu_count() or 1)
+    scheduler = _sweep_setting(args, table, "scheduler", str, None)
+    result = run_sweep(
+        scenario,
+        spec,
+        workers=max(1, workers),
+        scheduler=scheduler,
+        out=args.out,
+        resume=args.resume,
+        force=args.force,
+        csv=args.csv,
+        progress=not args.quiet and sys.stderr.isatty(),
+        command=["escalation-sim", *argv],
+    )
+    if args.json:
+        print(result.points.to_json(orient="records", indent=2))
+    elif not args.quiet:
+        print(format_sweep(result, scenario))
+        if args.out:
+            print(f"\nResults written to {args.out}/")
+    if result.failed:
+        print(
+            f"escalation-sim: {result.failed} point(s) failed; see the status and error columns",
+            file=sys.stderr,
+        )
+        return EXIT_POINTS_FAILED
+    return EXIT_OK
+
+
+def format_sweep(result, scenario: Scenario, limit: int = 40) -> str:
+    spec = result.spec
+    table = result.points
+    paths = [p.path for p in spec.params]
+    lines = [
+        f"escalation-sim sweep · {scenario.name} ({scenario.source})",
+        f"{len(table):,} points ({spec.design}) x {spec.runs:,} runs, seed {spec.seed}, "
+        "same runs at every point (common random numbers)",
+        "",
+    ]
+    header = "".join(f"{p.split('.', 1)[-1][-24:]:>26}" for p in paths)
+    paired = "paired_diff_spiral" in table.columns
+    extra = f"{'change in P(spiral) [95% CI]':>34}" if paired else ""
+    lines.append(
+        f"{'point':>6}{header}   {'P(spiral) [95% CI]':<24}{'P(de-escalation)':>18}{extra}"
+    )
+    for row in table.head(limit).to_dict("records"):
+        values = "".join(f"{_cell(row[p]):>26}" for p in paths)
+        if row["status"] == "ok":
+            spiral = (
+                f"{row['p_spiral']:.3f} [{row['ci95_low_spiral']:.3f}, "
+                f"{row['ci95_high_spiral']:.3f}]"
+            )
+            change = ""
+            if paired and not math.isnan(row["paired_diff_spiral"]):
+                change = (
+                    f"{row['paired_diff_spiral']:+.3f} [{row['paired_ci95_low_spiral']:+.3f}, "
+                    f"{row['paired_ci95_high_spiral']:+.3f}]"
+                )
+            lines.append(
+                f"{row['point']:>6}{values}   {spiral:<24}{row['p_de_escalation']:>18.3f}"
+                f"{change:>34}"
+            )
+        else:
+            lines.append(f"{row['point']:>6}{values}   failed: {row['error']}")
+    if paired:
+        lines.append("(change: paired difference from the previous point over the same runs)")
+    if len(table) > limit:
+        lines.append(f"... {len(table) - limit:,} more points (see --out or --json)")
+    if result.sensitivity:
+        lines.append("\nSobol indices of P(spiral): first-order S1 and total ST (95% conf.)")
+        si = result.sensitivity["spiral"]
+        for i, name in enumerate(si["names"]):
+            lines.append(
+                f"  {name:<40} S1 {si['S1'][i]:6.3f} ± {si['S1_conf'][i]:.3f}   "
+                f"ST {si['ST'][i]:6.3f} ± {si['ST_conf'][i]:.3f}"
+            )
+    lines.append(f"\nwall time {result.wall_time:.1f} s")
+    return "\n".join(lines)
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:

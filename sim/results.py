@@ -19,11 +19,12 @@ import tempfile
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
-from sim.runner import Ensemble
+if TYPE_CHECKING:  # kept light: plots and sweeps write files without loading the engine
+    from sim.runner import Ensemble
 
 __all__ = ["OutputError", "atomic_write", "prepare_output_dir", "write_results"]
 
@@ -58,6 +59,10 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
+        # mkstemp makes the file private (0600); results get the usual permissions.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

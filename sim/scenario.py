@@ -376,7 +376,7 @@ def _describe(value: Any) -> str:
     return type(value).__name__
 
 
-TOP_KEYS = {"scenario", "states", "missions", "events", "outcomes"}
+TOP_KEYS = {"scenario", "states", "missions", "events", "outcomes", "sweep"}  # sweep: sim.sweep
 SCENARIO_KEYS = {
     "name",
     "description",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -128,6 +129,10 @@ class TestOut:
         # The resolved scenario is itself a valid scenario.
         assert main(["validate", str(out / "scenario.toml")]) == 0
         assert not [p for p in out.iterdir() if p.name.startswith(".")]
+        umask = os.umask(0)
+        os.umask(umask)
+        for path in out.iterdir():  # results are as readable as any file the user makes
+            assert path.stat().st_mode & 0o777 == 0o666 & ~umask
 
     def test_refuses_non_empty_dir_without_force(self, capsys, tmp_path):
         out = tmp_path / "res"
