@@ -95,3 +95,16 @@ def test_teaching_scenario_runs():
     ens = run_ensemble(sc, runs=500)
     assert ens.outcome.shape == (500,)
     assert ens.summary()["outcomes"]["spiral"]["count"] > 0
+
+
+def test_shipped_sweep_file_runs(capsys):
+    import json
+
+    from sim.cli import main
+
+    path = SCENARIOS / "sweeps" / "reciprocity.toml"
+    code = main(["sweep", str(path), "--runs", "20", "--workers", "1", "--json", "--quiet"])
+    assert code == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 11 * 3
+    assert {r["states.russia.policy.reciprocate"] for r in rows} == {0.4, 0.7, 1.0}
