@@ -12,12 +12,14 @@ import math
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+from sim import api
 from sim.measures import Kind
 from sim.policies import COMMON_PARAMS, POLICIES
 from sim.results import OutputError, prepare_output_dir, write_results
-from sim.runner import DEFAULT_BLOCK_SIZE, Ensemble, run_ensemble
+from sim.runner import DEFAULT_BLOCK_SIZE, Ensemble
 from sim.scenario import (
     Scenario,
     ScenarioError,
@@ -85,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true", help="allow writing into a non-empty DIR")
     run.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     run.add_argument("--quiet", action="store_true", help="no progress bar, no table")
+    run.add_argument("--plot", action="store_true", help="also draw the figures into --out DIR")
+    run.add_argument("--svg", action="store_true", help="with --plot: SVG as well as PNG")
     run.add_argument(
         "--block-size",
         type=_positive_int,
@@ -121,6 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--json", action="store_true", help="print the points as JSON")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar, no table")
 
+    plot = sub.add_parser("plot", help="draw the figures of results written by run or sweep")
+    plot.add_argument("directory", help="a directory written by run --out or sweep --out")
+    plot.add_argument("--svg", action="store_true", help="SVG as well as PNG")
+
     sub.add_parser("policies", help="list the policies with their parameters")
     return parser
 
@@ -146,6 +154,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_validate(args)
         if args.command == "sweep":
             return _cmd_sweep(args, argv)
+        if args.command == "plot":
+            return _cmd_plot(args)
         return _cmd_policies()
     except (UsageError, SweepError) as exc:
         print(f"escalation-sim: error: {exc}", file=sys.stderr)
@@ -174,26 +184,63 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
     scenario = load_scenario(args.scenario, _overrides(args.overrides))
+    if args.plot and not args.out:
+        raise UsageError("--plot needs --out DIR (the figures are written there)")
     out = prepare_output_dir(args.out, args.force) if args.out else None
-    progress = not args.quiet and sys.stderr.isatty()
-    ensemble = run_ensemble(
+    result = api.run(
         scenario,
         runs=args.runs,
         seed=args.seed,
         block_size=args.block_size,
         keep_trajectories=out is not None,
-        progress=progress,
+        progress=not args.quiet and sys.stderr.isatty(),
     )
-    summary = ensemble.summary()
+    summary = result.summary()
     if out is not None:
-        write_results(ensemble, out, summary, ["escalation-sim", *argv])
+        write_results(result.ensemble, out, summary, ["escalation-sim", *argv])
+        if args.plot:
+            result.plot_all(out, svg=args.svg)
     if args.json:
         print(json.dumps(summary, indent=2))
     elif not args.quiet:
-        print(format_summary(ensemble, summary))
+        print(format_summary(result.ensemble, summary))
         if out is not None:
             print(f"\nResults written to {out}/")
     return EXIT_OK
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    try:
+        loaded = api.load_results(args.directory)
+    except (FileNotFoundError, KeyError, ValueError) as exc:
+        raise UsageError(f"{args.directory}: cannot read results ({exc})") from None
+    if isinstance(loaded, api.Result):
+        written = loaded.plot_all(args.directory, svg=args.svg)
+    else:
+        written = _plot_sweep(loaded, args.directory, args.svg)
+    for path in written:
+        print(path)
+    return EXIT_OK
+
+
+def _plot_sweep(result, directory: str, svg: bool) -> list:
+    import matplotlib.pyplot as plt
+
+    from sim import plots
+
+    suffix = "svg" if svg else "png"
+    figures = []
+    if result.spec.design == "grid" and len(result.spec.params) == 2:
+        figures.append(("sweep_heatmap_spiral", result.plot_heatmap()))
+    elif len(result.spec.params) == 1:
+        figures.append(("sweep_curve", result.plot_curve()))
+    if result.sensitivity is not None:
+        figures.append(("sensitivity", result.plot_sensitivity()))
+    written = []
+    for name, fig in figures:
+        written += plots.save_figure(fig, Path(directory) / f"{name}.{suffix}")
+        plt.close(fig)
+    return written
 
 
 def _sweep_setting(args: argparse.Namespace, table: dict, key: str, kind: type, default):

@@ -369,6 +369,33 @@ class SweepResult:
         """Paired difference in P(outcome) between points ``b`` and ``a`` (same runs)."""
         return paired_difference(self.codes[a], self.codes[b], outcome)
 
+    def plot_heatmap(
+        self, x: str | None = None, y: str | None = None, outcome: str = "spiral", ax=None
+    ):
+        """P(outcome) over a two-parameter grid, with the P = 0.5 contour."""
+        from sim import plots
+
+        paths = [p.path for p in self.spec.params]
+        x = x or paths[0]
+        y = y or (paths[1] if len(paths) > 1 else None)
+        if y is None:
+            raise ValueError("a heatmap needs two swept parameters; use plot_curve")
+        return plots.plot_sweep_heatmap(self.points, x, y, outcome=outcome, ax=ax)
+
+    def plot_curve(self, x: str | None = None, ax=None):
+        """P(spiral) and P(de-escalation) against one parameter, with 95% bands."""
+        from sim import plots
+
+        return plots.plot_sweep_curve(self.points, x or self.spec.params[0].path, ax=ax)
+
+    def plot_sensitivity(self, ax=None):
+        """Sobol first-order and total indices (a ``sobol`` design only)."""
+        from sim import plots
+
+        if self.sensitivity is None:
+            raise ValueError("no Sobol indices: run the sweep with design='sobol'")
+        return plots.plot_sensitivity(self.sensitivity, ax=ax)
+
 
 # -------------------------------------------------------------- execution
 class _Executor:

@@ -1,0 +1,389 @@
+"""The Python API for notebooks and scripts: load, change, run, look.
+
+>>> import sim
+>>> scenario = sim.load_scenario("scenarios/us_russia_2021.toml")
+>>> result = sim.run(scenario.with_overrides({"states.us.policy.reciprocate": 0.5}), runs=2000)
+>>> result.summary()["outcomes"]["spiral"]["p"]            # doctest: +SKIP
+>>> result.plot_fan_chart()                                 # doctest: +SKIP
+
+The command line (:mod:`sim.cli`) is a thin layer over these functions.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.model import OUTCOMES
+from sim.outcomes import wilson
+from sim.results import prepare_output_dir, write_results
+from sim.runner import DEFAULT_BLOCK_SIZE, Ensemble, run_ensemble
+from sim.scenario import Scenario, load_scenario, scenario_from_dict
+from sim.sweep import SweepResult, SweepSpec, parse_spec, run_sweep
+
+__all__ = [
+    "Result",
+    "compare",
+    "load_results",
+    "load_scenario",
+    "run",
+    "sweep",
+]
+
+
+class Result:
+    """The results of one scenario's Monte Carlo ensemble.
+
+    Made by :func:`run` or :func:`load_results`. ``result.runs`` is the per-run table,
+    ``result.trajectories`` the staff after every step (a long table), and the
+    ``plot_*`` methods draw the standard figures.
+
+    >>> result = sim.run("scenarios/teaching_tit_for_tat.toml", runs=500)  # doctest: +SKIP
+    >>> result.runs.outcome.value_counts()                                  # doctest: +SKIP
+    """
+
+    def __init__(self, ensemble: Ensemble) -> None:
+        self.ensemble = ensemble
+        self._runs: pd.DataFrame | None = None
+        self._summary: dict | None = None
+
+    # ------------------------------------------------------------ basics
+    @property
+    def scenario(self) -> Scenario:
+        """The scenario as run (overrides applied)."""
+        return self.ensemble.scenario
+
+    @property
+    def seed(self) -> int:
+        return self.ensemble.seed
+
+    @property
+    def n_runs(self) -> int:
+        return self.ensemble.n_runs
+
+    def __repr__(self) -> str:
+        p = self.summary()["outcomes"]
+        return (
+            f"<Result {self.scenario.name!r}: {self.n_runs:,} runs, seed {self.seed}; "
+            f"spiral {p['spiral']['p']:.3f}, de-escalation {p['de_escalation']['p']:.3f}>"
+        )
+
+    def summary(self) -> dict:
+        """Outcome probabilities with 95% Wilson intervals, timing, staff (JSON-ready).
+
+        >>> result.summary()["outcomes"]["spiral"]   # doctest: +SKIP
+        {'p': 0.193, 'count': 1928, 'ci95': [0.185, 0.201]}
+        """
+        if self._summary is None:
+            self._summary = self.ensemble.summary()
+        return self._summary
+
+    @property
+    def runs(self) -> pd.DataFrame:
+        """One row per run: outcome, its step, date and weeks, final staff, staff lost, ...
+
+        >>> result.runs.groupby("offer_accepted").outcome.value_counts()  # doctest: +SKIP
+        """
+        if self._runs is None:
+            self._runs = self.ensemble.runs_table()
+        return self._runs
+
+    @property
+    def trajectories(self) -> pd.DataFrame | None:
+        """Total staff per mission after every step: index (run, date), one column per mission.
+
+        None if the trajectories were not kept (``run(..., keep_trajectories=False)``).
+
+        >>> result.trajectories.xs(0, level="run").plot()   # doctest: +SKIP
+        """
+        traj = self.ensemble.trajectories
+        if traj is None:
+            return None
+        steps, missions, runs = traj.shape
+        dates = pd.to_datetime([self.scenario.step_end(s) for s in range(steps)])
+        index = pd.MultiIndex.from_product([self.ensemble.run_ids, dates], names=["run", "date"])
+        values = np.moveaxis(traj, -1, 0).reshape(runs * steps, missions)
+        return pd.DataFrame(values, index=index, columns=self.ensemble.mission_ids)
+
+    def cumulative_incidence(self) -> pd.DataFrame:
+        """Share of runs that reached spiral / de-escalation by the end of each step.
+
+        Competing risks: each run counts once, for the outcome it reached first. Columns
+        ``spiral``, ``spiral_low``, ``spiral_high`` (95% Wilson band) and the same for
+        ``de_escalation``, indexed by date.
+
+        >>> result.cumulative_incidence().iloc[-1]   # doctest: +SKIP
+        """
+        sc = self.scenario
+        first = sc.forecast_step
+        n_steps = sc.n_steps - first
+        n = self.n_runs
+        dates = pd.to_datetime([sc.step_end(first + i) for i in range(n_steps)])
+        table = pd.DataFrame(index=pd.Index(dates, name="date"))
+        for code, name in enumerate(OUTCOMES):
+            if name == "unresolved":
+                continue
+            steps = self.ensemble.outcome_step[self.ensemble.outcome == code] - first
+            counts = np.cumsum(np.bincount(steps, minlength=n_steps)[:n_steps])
+            bands = [wilson(int(k), n) for k in counts]
+            table[name] = counts / n
+            table[f"{name}_low"] = [b[0] for b in bands]
+            table[f"{name}_high"] = [b[1] for b in bands]
+        return table
+
+    def save(self, directory: str | Path, force: bool = False) -> Path:
+        """Write the results (as ``run --out`` does); :func:`load_results` reads them back."""
+        out = prepare_output_dir(directory, force)
+        write_results(self.ensemble, out, self.summary(), ["sim.api", "Result.save"])
+        return out
+
+    # ------------------------------------------------------------- plots
+    def plot_fan_chart(self, missions: Sequence[str] | None = None, ax=None):
+        """Staff of each mission over time: median, 50% and 90% bands, replayed history, events."""
+        from sim import plots
+
+        traj = self._require_trajectories()
+        sc = self.scenario
+        chosen = list(missions) if missions is not None else self.ensemble.mission_ids
+        index = {m: i for i, m in enumerate(self.ensemble.mission_ids)}
+        unknown = [m for m in chosen if m not in index]
+        if unknown:
+            raise ValueError(f"unknown mission {unknown[0]!r}; known: {', '.join(index)}")
+        dates = [sc.step_end(s) for s in range(sc.n_steps)]
+        staff = {m: traj[:, index[m], :] for m in chosen}
+        events = [(ev.date, _event_label(ev)) for ev in sc.events if not ev.own]
+        return plots.plot_fan_chart(
+            dates, staff, sc.forecast_start, events=events, ax=ax,
+            title=f"Staff per mission: {sc.name} ({self.n_runs:,} runs)",
+        )  # fmt: skip
+
+    def plot_cumulative_incidence(self, ax=None):
+        """Cumulative incidence of spiral and de-escalation, with 95% bands."""
+        from sim import plots
+
+        cif = self.cumulative_incidence()
+        incidence = {
+            name: (
+                cif[name].to_numpy(),
+                cif[f"{name}_low"].to_numpy(),
+                cif[f"{name}_high"].to_numpy(),
+            )
+            for name in ("spiral", "de_escalation")
+        }
+        dates = [d.date() for d in cif.index]
+        return plots.plot_cumulative_incidence(
+            dates, incidence, self.n_runs, ax=ax, title=f"Outcomes over time: {self.scenario.name}"
+        )
+
+    def plot_outcomes(self, ax=None):
+        """The three outcome probabilities with their 95% intervals."""
+        return compare({self.scenario.name: self}, ax=ax)
+
+    def plot_time_to_outcome(self, ax=None):
+        """Distribution of the weeks from the forecast start to each outcome."""
+        from sim import plots
+
+        weeks = self.ensemble.weeks_to_outcome()
+        data = {
+            name: weeks[self.ensemble.outcome == code]
+            for code, name in enumerate(OUTCOMES)
+            if name != "unresolved"
+        }
+        return plots.plot_time_to_outcome(
+            data, ax=ax, title=f"Time to outcome: {self.scenario.name}"
+        )
+
+    def plot_all(self, directory: str | Path, svg: bool = False) -> list[Path]:
+        """Write every standard figure as PNG (and SVG) into ``directory``."""
+        import matplotlib.pyplot as plt
+
+        from sim import plots
+
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        figures = {
+            "outcomes": self.plot_outcomes,
+            "cumulative_incidence": self.plot_cumulative_incidence,
+            "time_to_outcome": self.plot_time_to_outcome,
+        }
+        if self.ensemble.trajectories is not None:
+            figures["fan_chart"] = self.plot_fan_chart
+        written = []
+        for name, draw in figures.items():
+            fig = draw()
+            written += plots.save_figure(fig, out / f"{name}.{'svg' if svg else 'png'}")
+            plt.close(fig)
+        return written
+
+    def _require_trajectories(self) -> np.ndarray:
+        if self.ensemble.trajectories is None:
+            raise ValueError("this result has no trajectories: run with keep_trajectories=True")
+        return self.ensemble.trajectories
+
+
+def _event_label(ev) -> str:
+    size = ev.size if ev.size is not None else ev.level if ev.level is not None else ""
+    return f"{ev.actor} {ev.kind.label.replace('_', ' ')} {size}".strip()
+
+
+def run(
+    scenario: Scenario | str | Path,
+    runs: int | None = None,
+    seed: int | None = None,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    keep_trajectories: bool = True,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+    progress: bool = False,
+) -> Result:
+    """Run a scenario's Monte Carlo ensemble.
+
+    ``scenario`` is a :class:`~sim.scenario.Scenario` or a path to a TOML file;
+    ``overrides`` change values by dotted path. Trajectories are kept by default (for
+    the fan chart): 4 bytes per run, step and mission.
+
+    >>> result = sim.run("scenarios/us_russia_2021.toml", runs=1000, seed=1)  # doctest: +SKIP
+    """
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    if overrides:
+        scenario = scenario.with_overrides(dict(overrides))
+    ensemble = run_ensemble(
+        scenario,
+        runs=runs,
+        seed=seed,
+        block_size=block_size,
+        keep_trajectories=keep_trajectories,
+        progress=progress,
+    )
+    return Result(ensemble)
+
+
+def compare(results: Mapping[str, Result], ax=None):
+    """Outcome probabilities of several results side by side (e.g. policies compared).
+
+    >>> sim.compare({"as recorded": base, "US reverses": reversed_})   # doctest: +SKIP
+    """
+    from sim import plots
+
+    table = {label: result.summary()["outcomes"] for label, result in results.items()}
+    runs = {result.n_runs for result in results.values()}
+    title = "Outcome probabilities" + (f" ({runs.pop():,} runs each)" if len(runs) == 1 else "")
+    return plots.plot_outcome_probabilities(table, ax=ax, title=title)
+
+
+def sweep(
+    scenario: Scenario | str | Path,
+    params: Mapping[str, Any],
+    *,
+    design: str = "grid",
+    samples: int | None = None,
+    runs: int = 1000,
+    seed: int | None = None,
+    workers: int = 1,
+    scheduler: str | None = None,
+    out: str | Path | None = None,
+    resume: bool = False,
+) -> SweepResult:
+    """Run an ensemble at every point of a design; ``params`` maps dotted paths to specs.
+
+    Specs as on the command line (``"0:1:11"``, ``"0.5,1"``, ``"0..1"``) or lists.
+
+    >>> s = sim.sweep("scenarios/us_russia_2021.toml",
+    ...               {"states.us.policy.reciprocate": "0:1:6"}, runs=1000)  # doctest: +SKIP
+    >>> s.points[["states.us.policy.reciprocate", "p_spiral"]]               # doctest: +SKIP
+    >>> s.plot_curve()                                                       # doctest: +SKIP
+    """
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    spec = SweepSpec(
+        [parse_spec(path, value) for path, value in params.items()],
+        design=design,
+        samples=samples,
+        runs=runs,
+        seed=scenario.seed if seed is None else seed,
+    )
+    return run_sweep(scenario, spec, workers=workers, scheduler=scheduler, out=out, resume=resume)
+
+
+def load_results(directory: str | Path) -> Result | SweepResult:
+    """Read what ``run --out`` or ``sweep --out`` wrote (a :class:`Result` or a sweep's result).
+
+    >>> result = sim.load_results("results/us_russia_2021")   # doctest: +SKIP
+    """
+    out = Path(directory)
+    manifest_path = out / "manifest.json"
+    if not manifest_path.is_file():
+        raise FileNotFoundError(f"{out}: no manifest.json; not a results directory")
+    manifest = json.loads(manifest_path.read_text())
+    if "sweep" in manifest:
+        return _load_sweep(out, manifest)
+    scenario_file = out / "scenario.toml"
+    import tomllib
+
+    raw = tomllib.loads(scenario_file.read_text(encoding="utf-8"))
+    scenario = scenario_from_dict(raw, manifest.get("scenario_file", str(scenario_file)))
+    scenario.overrides = dict(manifest.get("overrides", {}))
+    table = pd.read_parquet(out / "runs.parquet")
+    traj = None
+    if (out / "trajectories.npz").is_file():
+        with np.load(out / "trajectories.npz") as npz:
+            traj = np.moveaxis(npz["staff"].astype(np.int32), 0, -1)  # (steps, missions, runs)
+    missions = list(scenario.missions)
+    states = list(scenario.states)
+    codes = {name: i for i, name in enumerate(OUTCOMES)}
+    closed = table["closed_mission"].astype("object")
+    ensemble = Ensemble(
+        scenario=scenario,
+        seed=int(manifest["seed"]),
+        run_ids=table["run"].to_numpy(),
+        outcome=table["outcome"].astype("object").map(codes).to_numpy(np.int8),
+        outcome_step=table["outcome_step"].fillna(-1).to_numpy(np.int32),
+        final_staff=np.stack([table[f"final_staff.{m}"].to_numpy() for m in missions]),
+        staff_lost=np.stack([table[f"staff_lost.{s}"].to_numpy() for s in states]),
+        hostile_acts=np.stack([table[f"hostile_acts.{s}"].to_numpy() for s in states]),
+        conciliatory_acts=np.stack([table[f"conciliatory_acts.{s}"].to_numpy() for s in states]),
+        offer_accepted=table["offer_accepted"].to_numpy(bool),
+        closed_mission=np.array(
+            [missions.index(m) if isinstance(m, str) else -1 for m in closed], dtype=np.int16
+        ),
+        trajectories=traj,
+        wall_time=float(manifest.get("wall_time_s", 0.0)),
+    )
+    return Result(ensemble)
+
+
+def _load_sweep(out: Path, manifest: dict) -> SweepResult:
+    from sim.sweep import ParamSpec, _decode_outcomes
+
+    spec_json = manifest["sweep"]
+    params = [
+        ParamSpec(p["path"], values=tuple(p["values"]))
+        if "values" in p
+        else ParamSpec(p["path"], low=p["low"], high=p["high"], integer=p["integer"])
+        for p in spec_json["params"]
+    ]
+    spec = SweepSpec(
+        params,
+        design=spec_json["design"],
+        samples=spec_json["samples"],
+        runs=spec_json["runs"],
+        seed=spec_json["seed"],
+    )
+    points = pd.read_parquet(out / "points.parquet")
+    codes = {}
+    for path in sorted((out / "points").glob("*.json")):
+        row = json.loads(path.read_text())
+        if row.get("outcome_codes"):
+            codes[int(row["point"])] = _decode_outcomes(row["outcome_codes"])
+    sensitivity = None
+    if (out / "sensitivity.json").is_file():
+        sensitivity = json.loads((out / "sensitivity.json").read_text())
+    return SweepResult(
+        spec, points, sensitivity, float(manifest.get("wall_time_s", 0.0)), out, codes
+    )
