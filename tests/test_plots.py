@@ -1,11 +1,19 @@
-"""Sweep and sensitivity plots: the matplotlib objects drawn, not pixels; and saving."""
+"""Plots: the matplotlib objects drawn, not pixels; and saving.
+
+Sweep and sensitivity plots, then the single-scenario plots (fan chart, cumulative
+incidence, outcome bars, time to outcome) from synthetic data.
+"""
 
 from __future__ import annotations
+
+import datetime as dt
+import re
 
 import matplotlib
 
 matplotlib.use("Agg")
 
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -17,9 +25,13 @@ from matplotlib.figure import Figure
 
 from sim.plots import (
     param_label,
+    plot_cumulative_incidence,
+    plot_fan_chart,
+    plot_outcome_probabilities,
     plot_sensitivity,
     plot_sweep_curve,
     plot_sweep_heatmap,
+    plot_time_to_outcome,
     save_figure,
 )
 
@@ -360,3 +372,405 @@ class TestSave:
     def test_refuses_other_formats(self, tmp_path):
         with pytest.raises(ValueError, match=r"\.png or \.svg"):
             save_figure(plot_sweep_curve(curve_table(), X), tmp_path / "curve.pdf")
+
+
+# ---------------------------------------------------------------------------
+# Single-scenario plots
+# ---------------------------------------------------------------------------
+
+FAN_START = dt.date(2021, 1, 6)
+FAN_DATES = [FAN_START + dt.timedelta(weeks=i) for i in range(60)]
+FORECAST = dt.date(2021, 6, 1)  # inside step 21 (ends 2021-06-02)
+FIRST_FORECAST_STEP = 21
+FAN_RUNS = 200
+
+
+def fan_staff(seed: int = 1) -> dict[str, np.ndarray]:
+    """Two missions: a replayed history identical in every run, then random declines."""
+    rng = np.random.default_rng(seed)
+    staff = {}
+    k = FIRST_FORECAST_STEP
+    for mission, start in (("US embassy, Moscow", 1200), ("Russian embassy, DC", 450)):
+        history = start - np.cumsum(rng.integers(0, 3, k))
+        steps = -rng.poisson(4, (len(FAN_DATES) - k, FAN_RUNS))
+        future = history[-1] + np.cumsum(steps, axis=0)
+        staff[mission] = np.vstack([np.repeat(history[:, None], FAN_RUNS, 1), future])
+    return staff
+
+
+def by_gid(artists, gid: str):
+    found = [a for a in artists if a.get_gid() == gid]
+    assert len(found) == 1, [a.get_gid() for a in artists]
+    return found[0]
+
+
+def band_vertices(band: PolyCollection) -> np.ndarray:
+    return np.concatenate([path.vertices for path in band.get_paths()])
+
+
+def assert_band_spans(band: PolyCollection, xs, low, high) -> None:
+    """The band's outline passes through (x, low) and (x, high) at every x."""
+    vertices = band_vertices(band)
+    for x, lo, hi in zip(mdates.date2num(xs), low, high, strict=True):
+        at_x = vertices[np.isclose(vertices[:, 0], x), 1]
+        assert np.isclose(at_x, lo).any() and np.isclose(at_x, hi).any(), (x, lo, hi, at_x)
+
+
+def texts(ax) -> list[str]:
+    return [t.get_text() for t in ax.texts]
+
+
+def legend_texts(ax) -> list[str]:
+    return [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+class TestFanChart:
+    def test_median_lines_after_the_forecast_start(self):
+        staff = fan_staff()
+        ax = plot_fan_chart(FAN_DATES, staff, FORECAST).axes[0]
+        k = FIRST_FORECAST_STEP
+        for mission, array in staff.items():
+            line = by_gid(ax.get_lines(), f"median:{mission}")
+            # the fan starts from the last replayed step, so it joins the history line
+            np.testing.assert_array_equal(
+                line.get_xdata(), np.array(FAN_DATES[k - 1 :], dtype="datetime64[D]")
+            )
+            np.testing.assert_allclose(line.get_ydata()[1:], np.median(array[k:], axis=1))
+            assert line.get_ydata()[0] == array[k - 1, 0]
+
+    def test_bands_span_the_quantiles(self):
+        staff = fan_staff()
+        ax = plot_fan_chart(FAN_DATES, staff, FORECAST).axes[0]
+        k = FIRST_FORECAST_STEP
+        polys = [c for c in ax.collections if isinstance(c, PolyCollection)]
+        assert len(polys) == 2 * len(staff)
+        for mission, array in staff.items():
+            for gid, (low, high) in (("band50", (0.25, 0.75)), ("band90", (0.05, 0.95))):
+                band = by_gid(polys, f"{gid}:{mission}")
+                assert_band_spans(
+                    band,
+                    FAN_DATES[k:],
+                    np.quantile(array[k:], low, axis=1),
+                    np.quantile(array[k:], high, axis=1),
+                )
+                assert band_vertices(band)[:, 0].min() == pytest.approx(
+                    mdates.date2num(FAN_DATES[k - 1])
+                )
+            alphas = [by_gid(polys, f"{g}:{mission}").get_alpha() for g in ("band50", "band90")]
+            assert alphas[0] > alphas[1]
+
+    def test_history_line_before_the_forecast_start(self):
+        staff = fan_staff()
+        ax = plot_fan_chart(FAN_DATES, staff, FORECAST).axes[0]
+        k = FIRST_FORECAST_STEP
+        for mission, array in staff.items():
+            line = by_gid(ax.get_lines(), f"history:{mission}")
+            assert len(line.get_xdata()) == k
+            assert line.get_xdata()[-1] < np.datetime64(FORECAST)
+            np.testing.assert_array_equal(line.get_ydata(), array[:k, 0])
+            assert line.get_linestyle() == "-"
+            assert by_gid(ax.get_lines(), f"median:{mission}").get_linestyle() != "-"
+        assert "history (replayed)" in legend_texts(ax)
+        assert set(staff) <= set(legend_texts(ax))
+
+    def test_forecast_start_line_and_label(self):
+        ax = plot_fan_chart(FAN_DATES, fan_staff(), FORECAST).axes[0]
+        line = by_gid(ax.get_lines(), "forecast_start")
+        assert mdates.date2num(line.get_xdata()[0]) == mdates.date2num(FORECAST)
+        assert line.get_linestyle() == "--"
+        assert "forecast start" in texts(ax)
+        assert "forecast from 2021-06-01" in all_text(ax)
+
+    def test_events_marked_and_labelled(self):
+        events = [
+            (dt.date(2021, 3, 2), "US sanctions"),
+            (dt.date(2021, 4, 15), "US expels 10"),
+            (dt.date(2021, 4, 16), "RU expels 10"),
+            (dt.date(2021, 9, 1), "RU bans local hires"),
+        ]
+        ax = plot_fan_chart(FAN_DATES, fan_staff(), FORECAST, events=events).axes[0]
+        markers = by_gid(ax.get_lines(), "events")
+        np.testing.assert_array_equal(
+            markers.get_xdata(), np.array([d for d, _ in events], dtype="datetime64[D]")
+        )
+        labels = [t for t in ax.texts if t.get_gid() == "event_label"]
+        assert [t.get_text().strip() for t in labels] == [label for _, label in events]
+        # two events a day apart: their labels go on different rows
+        assert labels[1].get_position()[1] != labels[2].get_position()[1]
+        assert all(t.get_fontsize() >= 9 for t in labels)
+        # the data stays below the event labels
+        top = max(np.nanmax(a) for a in fan_staff().values())
+        assert ax.get_ylim()[1] > top * 1.1
+
+    def test_many_events_some_unlabelled(self):
+        events = [(FAN_START + dt.timedelta(days=3 * i), f"event {i}") for i in range(30)]
+        ax = plot_fan_chart(FAN_DATES, fan_staff(), FORECAST, events=events).axes[0]
+        labels = [t for t in ax.texts if t.get_gid() == "event_label"]
+        assert 1 <= len(labels) <= 12
+        assert len(by_gid(ax.get_lines(), "events").get_xdata()) == 30
+        assert f"{30 - len(labels)} more events marked, not labelled" in all_text(ax)
+
+    def test_labels_title_and_date_axis(self):
+        fig = plot_fan_chart(FAN_DATES, fan_staff(), FORECAST, title="Staff: test")
+        ax = fig.axes[0]
+        assert ax.get_title() == "Staff: test"
+        assert ax.get_ylabel() == "Staff (total per mission)"
+        assert ax.get_xlabel()
+        assert isinstance(ax.xaxis.get_major_formatter(), mdates.ConciseDateFormatter)
+        assert isinstance(ax.xaxis.get_major_locator(), mdates.AutoDateLocator)
+        assert f"{FAN_RUNS} runs" in all_text(ax)
+        fig.draw_without_rendering()
+        ticks = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+        assert any(re.search(r"\d{4}", t) for t in ticks[:1]), ticks
+
+    def test_datetime64_dates_and_given_axes(self):
+        fig, ax = plt.subplots()
+        days = np.array(FAN_DATES, dtype="datetime64[D]")
+        assert plot_fan_chart(days, fan_staff(), np.datetime64(FORECAST), ax=ax) is fig
+        assert by_gid(ax.get_lines(), "forecast_start")
+
+    def test_forecast_from_the_first_step(self):
+        staff = fan_staff()
+        ax = plot_fan_chart(FAN_DATES, staff, FAN_DATES[0]).axes[0]
+        assert not [line for line in ax.get_lines() if str(line.get_gid()).startswith("hist")]
+        mission = next(iter(staff))
+        line = by_gid(ax.get_lines(), f"median:{mission}")
+        np.testing.assert_allclose(line.get_ydata(), np.median(staff[mission], axis=1))
+
+    def test_runs_that_differ_before_the_forecast_are_noted(self):
+        staff = fan_staff()
+        mission = next(iter(staff))
+        staff[mission][3, 0] += 5
+        ax = plot_fan_chart(FAN_DATES, staff, FORECAST).axes[0]
+        assert "runs differ before the forecast start" in all_text(ax)
+
+    def test_refuses_a_wrong_shape(self):
+        staff = {"a": np.ones((len(FAN_DATES) - 1, 5))}
+        with pytest.raises(ValueError, match="expected shape"):
+            plot_fan_chart(FAN_DATES, staff, FORECAST)
+
+
+INCIDENCE_DATES = [dt.date(2021, 12, 1) + dt.timedelta(weeks=i) for i in range(40)]
+INCIDENCE_RUNS = 1000
+
+
+def incidence() -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    t = np.arange(len(INCIDENCE_DATES))
+    out = {}
+    for outcome, total, scale in (("spiral", 0.45, 12), ("de_escalation", 0.3, 20)):
+        counts = np.round(total * (1 - np.exp(-t / scale)) * INCIDENCE_RUNS)
+        bands = [wilson(int(c), INCIDENCE_RUNS) for c in counts]
+        out[outcome] = (
+            counts / INCIDENCE_RUNS,
+            np.array([b[0] for b in bands]),
+            np.array([b[1] for b in bands]),
+        )
+    return out
+
+
+class TestCumulativeIncidence:
+    def test_lines_equal_p_and_bands_span_the_interval(self):
+        data = incidence()
+        ax = plot_cumulative_incidence(INCIDENCE_DATES, data, INCIDENCE_RUNS).axes[0]
+        lines = {line.get_label(): line for line in ax.get_lines()}
+        for outcome, (p, low, high) in data.items():
+            line = lines[outcome.replace("_", "-")]
+            np.testing.assert_allclose(line.get_ydata(), p)
+            np.testing.assert_array_equal(
+                line.get_xdata(), np.array(INCIDENCE_DATES, dtype="datetime64[D]")
+            )
+            band = by_gid(ax.collections, f"ci95_{outcome}")
+            assert_band_spans(band, INCIDENCE_DATES, low, high)
+        assert lines["spiral"].get_linestyle() != lines["de-escalation"].get_linestyle()
+
+    def test_axes_legend_and_subtitle(self):
+        ax = plot_cumulative_incidence(
+            INCIDENCE_DATES, incidence(), INCIDENCE_RUNS, title="Outcomes over time"
+        ).axes[0]
+        assert ax.get_ylim() == (0.0, 1.0)
+        assert ax.get_ylabel() == "Share of runs (cumulative)"
+        assert ax.get_xlabel()
+        assert ax.get_title() == "Outcomes over time"
+        assert isinstance(ax.xaxis.get_major_formatter(), mdates.ConciseDateFormatter)
+        assert "1,000 runs; competing risks: each run counts once" in all_text(ax)
+        legend = legend_texts(ax)
+        assert len(legend) == 2
+        assert legend[0].startswith("spiral") and legend[1].startswith("de-escalation")
+
+    def test_refuses_arrays_of_the_wrong_length(self):
+        data = incidence()
+        p, low, high = data["spiral"]
+        data["spiral"] = (p[:-1], low, high)
+        with pytest.raises(ValueError, match="one per date"):
+            plot_cumulative_incidence(INCIDENCE_DATES, data, INCIDENCE_RUNS)
+
+
+def outcome_entry(p_spiral: float, p_de: float) -> dict:
+    entry = {}
+    for outcome, p in zip(OUTCOMES, (p_spiral, p_de, 1 - p_spiral - p_de), strict=True):
+        low, high = wilson(round(p * RUNS), RUNS)
+        entry[outcome] = {"p": p, "count": round(p * RUNS), "ci95": [low, high]}
+    return entry
+
+
+OUTCOME_TABLE = {
+    "as recorded": outcome_entry(0.19, 0.55),
+    "US reverses its order": outcome_entry(0.05, 0.9),
+}
+
+
+def bar_containers(ax) -> list[BarContainer]:
+    return [c for c in ax.containers if isinstance(c, BarContainer)]
+
+
+class TestOutcomeProbabilities:
+    def test_bar_heights_and_error_bars(self):
+        ax = plot_outcome_probabilities(OUTCOME_TABLE).axes[0]
+        containers = bar_containers(ax)
+        assert [c.get_label() for c in containers] == ["spiral", "de-escalation", "unresolved"]
+        for container, outcome in zip(containers, OUTCOMES, strict=True):
+            entries = [OUTCOME_TABLE[label][outcome] for label in OUTCOME_TABLE]
+            heights = [bar.get_height() for bar in container.patches]
+            np.testing.assert_allclose(heights, [e["p"] for e in entries])
+            segments = container.errorbar.lines[2][0].get_segments()
+            for segment, entry in zip(segments, entries, strict=True):
+                assert sorted(segment[:, 1]) == pytest.approx(entry["ci95"])
+        hatches = {c.patches[0].get_hatch() for c in containers}
+        assert len(hatches) == 3
+
+    def test_grouped_per_label(self):
+        ax = plot_outcome_probabilities(OUTCOME_TABLE).axes[0]
+        containers = bar_containers(ax)
+        ticks = ax.get_xticks()
+        tick_labels = [t.get_text().replace("\n", " ") for t in ax.get_xticklabels()]
+        assert tick_labels == list(OUTCOME_TABLE)  # long labels wrap onto two lines
+        for j, tick in enumerate(ticks):
+            centres = [c.patches[j].get_x() + c.patches[j].get_width() / 2 for c in containers]
+            assert centres == sorted(centres)
+            assert abs(np.mean(centres) - tick) < 1e-9
+            assert max(centres) - min(centres) < 1  # a group stays within its slot
+
+    def test_value_labels_axes_and_legend(self):
+        ax = plot_outcome_probabilities(OUTCOME_TABLE, title="Compared").axes[0]
+        values = texts(ax)
+        assert "19%" in values and "55%" in values and "90%" in values and "5%" in values
+        assert ax.get_ylim() == (0.0, 1.0)
+        assert ax.get_ylabel() == "Probability"
+        assert ax.get_title() == "Compared"
+        assert legend_texts(ax) == ["spiral", "de-escalation", "unresolved"]
+
+    def test_one_label_on_a_given_axes(self):
+        fig, ax = plt.subplots()
+        table = {"as recorded": OUTCOME_TABLE["as recorded"]}
+        assert plot_outcome_probabilities(table, ax=ax) is fig
+        assert [len(c.patches) for c in bar_containers(ax)] == [1, 1, 1]
+        assert ax.get_title()
+
+
+def time_weeks() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(3)
+    return {
+        "spiral": rng.gamma(4.0, 9.0, 1928),
+        "de_escalation": rng.gamma(2.0, 10.0, 311),
+        "unresolved": np.array([]),
+    }
+
+
+class TestTimeToOutcome:
+    def test_histograms_count_every_run(self):
+        weeks = time_weeks()
+        ax = plot_time_to_outcome(weeks).axes[0]
+        for outcome in ("spiral", "de_escalation"):
+            values, edges, _ = by_gid(ax.patches, f"hist_{outcome}").get_data()
+            assert values.sum() == len(weeks[outcome])
+            assert edges[0] <= weeks[outcome].min() and edges[-1] >= weeks[outcome].max()
+        styles = {
+            by_gid(ax.patches, f"hist_{o}").get_linestyle() for o in ("spiral", "de_escalation")
+        }
+        assert len(styles) == 2
+
+    def test_medians_in_lines_and_legend(self):
+        weeks = time_weeks()
+        ax = plot_time_to_outcome(weeks, title="Time to outcome").axes[0]
+        legend = legend_texts(ax)
+        assert len(legend) == 2
+        for text, outcome in zip(legend, ("spiral", "de_escalation"), strict=True):
+            median = np.median(weeks[outcome])
+            line = by_gid(ax.get_lines(), f"median_{outcome}")
+            assert line.get_xdata()[0] == pytest.approx(median)
+            name = outcome.replace("_", "-")
+            n = len(weeks[outcome])
+            assert text == f"{name}: median {median:.0f} weeks, n = {n:,}"
+        assert "1,928" in legend[0]
+        assert ax.get_xlabel() == "Weeks from the forecast start"
+        assert ax.get_ylabel() == "Runs"
+        assert ax.get_title() == "Time to outcome"
+
+    def test_empty_outcomes_are_skipped_with_a_note(self):
+        ax = plot_time_to_outcome(time_weeks()).axes[0]
+        assert not [p for p in ax.patches if p.get_gid() == "hist_unresolved"]
+        assert "skipped, no runs: unresolved" in all_text(ax)
+
+    def test_given_bins(self):
+        weeks = {"spiral": np.array([1.0, 2.5, 2.6, 9.0])}
+        ax = plot_time_to_outcome(weeks, bins=[0, 2, 4, 6, 8, 10]).axes[0]
+        values, edges, _ = by_gid(ax.patches, "hist_spiral").get_data()
+        np.testing.assert_array_equal(values, [1, 2, 0, 0, 1])
+        np.testing.assert_array_equal(edges, [0, 2, 4, 6, 8, 10])
+        assert "median 2.5 weeks, n = 4" in legend_texts(ax)[0]
+
+    def test_nothing_reached(self):
+        fig, ax = plt.subplots()
+        assert plot_time_to_outcome({"spiral": []}, ax=ax) is fig
+        assert "no run reached any of these outcomes" in texts(ax)
+        assert ax.get_title()
+
+
+def test_forecast_start_inside_the_first_step_is_shown():
+    start = FAN_DATES[0] - dt.timedelta(days=3)  # step 0 ends on FAN_DATES[0]
+    ax = plot_fan_chart(FAN_DATES, fan_staff(), start).axes[0]
+    assert not [line for line in ax.get_lines() if str(line.get_gid()).startswith("hist")]
+    x = mdates.date2num(by_gid(ax.get_lines(), "forecast_start").get_xdata()[0])
+    assert ax.get_xlim()[0] < x < ax.get_xlim()[1]
+
+
+@pytest.mark.parametrize(
+    "draw",
+    [
+        lambda: plot_fan_chart(
+            FAN_DATES, fan_staff(), FORECAST, events=[(dt.date(2021, 3, 2), "US sanctions")]
+        ),
+        lambda: plot_cumulative_incidence(INCIDENCE_DATES, incidence(), INCIDENCE_RUNS),
+        lambda: plot_outcome_probabilities(OUTCOME_TABLE),
+        lambda: plot_time_to_outcome(time_weeks()),
+    ],
+    ids=["fan", "incidence", "outcomes", "time"],
+)
+def test_single_scenario_figures_are_readable(draw, tmp_path):
+    fig = draw()
+    ax = fig.axes[0]
+    assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
+    assert ax.get_legend() is not None
+    fig.draw_without_rendering()
+    text_artists = [
+        ax.title,
+        ax.xaxis.label,
+        ax.yaxis.label,
+        *ax.texts,
+        *ax.get_xticklabels(),
+        *ax.get_yticklabels(),
+        *ax.get_legend().get_texts(),
+    ]
+    assert min(t.get_fontsize() for t in text_artists) >= 9
+    assert save_figure(fig, tmp_path / "figure.png") == [tmp_path / "figure.png"]
+
+
+def test_forecast_start_label_stays_clear_of_the_lines():
+    staff = fan_staff()
+    ax = plot_fan_chart(FAN_DATES, staff, FORECAST).axes[0]
+    label = by_gid(ax.texts, "forecast_start_label")
+    y = label.xy[1]
+    k = FIRST_FORECAST_STEP
+    for array in staff.values():
+        window = array[k - 4 : k + 2]
+        assert not window.min() <= y <= window.max()
