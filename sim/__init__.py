@@ -11,7 +11,15 @@ See ``docs/api.md``.
 
 from importlib import metadata
 
-from sim.api import Result, compare, load_results, load_scenario, run, sweep
+from sim.api import (
+    Result,
+    compare,
+    load_results,
+    load_scenario,
+    paired_difference,
+    run,
+    sweep,
+)
 from sim.scenario import Scenario, ScenarioError
 from sim.sweep import SweepResult
 
@@ -29,6 +37,7 @@ __all__ = [
     "compare",
     "load_results",
     "load_scenario",
+    "paired_difference",
     "run",
     "sweep",
 ]

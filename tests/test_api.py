@@ -148,3 +148,14 @@ def test_sweep_api_and_load_results(tmp_path):
 
 def test_version():
     assert sim.__version__ and sim.__version__ != "0+unknown"
+
+
+def test_paired_difference_between_results():
+    a = sim.run(TEACHING, runs=800, seed=2, keep_trajectories=False)
+    b = sim.run(TEACHING, runs=800, seed=2, overrides={"states.beta.policy.respond_prob": 0.9})
+    d = sim.paired_difference(a, b, "spiral")
+    per_run = (b.ensemble.outcome == 1).astype(float) - (a.ensemble.outcome == 1).astype(float)
+    assert d["diff"] == pytest.approx(per_run.mean())
+    assert d["ci95_high"] < 0
+    with pytest.raises(ValueError, match="same seed"):
+        sim.paired_difference(a, sim.run(TEACHING, runs=800, seed=3))
