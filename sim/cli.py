@@ -10,17 +10,28 @@ import argparse
 import json
 import math
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from sim import api
+from sim import api, resources
 from sim.measures import Kind
-from sim.policies import COMMON_PARAMS, POLICIES
-from sim.results import OutputError, prepare_output_dir, write_results
-from sim.runner import DEFAULT_BLOCK_SIZE, Ensemble
+from sim.policies import (
+    COMMON_PARAMS,
+    POLICIES,
+    PluginError,
+    load_entry_point_policies,
+    load_plugin_module,
+)
+from sim.resources import ResourceError
+from sim.results import OutputError, staged_output, write_results
+from sim.runner import DEFAULT_BLOCK_SIZE, Ensemble, _stop, request_stop
 from sim.scenario import (
+    MAX_RUNS,
     Scenario,
     ScenarioError,
     apply_overrides,
@@ -45,23 +56,33 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _whole_number(minimum: int, what: str):
-    """An argparse type: a whole number of at least ``minimum``."""
+def _whole_number(minimum: int, what: str, maximum: int = MAX_RUNS):
+    """An argparse type: a whole number from ``minimum`` to ``maximum``."""
 
     def parse(text: str) -> int:
         try:
-            value = int(text)
+            value = int(text.strip()) if len(text) <= 40 else None
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, found {text!r}") from None
+            value = None
+        if value is None:
+            shown = text if len(text) <= 40 else text[:37] + "..."
+            raise argparse.ArgumentTypeError(f"expected a whole number, found {shown!r}")
         if value < minimum:
             raise argparse.ArgumentTypeError(f"expected {what} >= {minimum}, found {value}")
+        if value > maximum:
+            raise argparse.ArgumentTypeError(
+                f"expected {what} <= {maximum:,}, found {value:,}"
+                + (" (runs are limited so that results fit in memory)" if what == "runs" else "")
+            )
         return value
 
     return parse
 
 
 _positive_int = _whole_number(1, "a number")
-_seed = _whole_number(0, "a seed")
+_runs = _whole_number(1, "runs")
+_seed = _whole_number(0, "a seed", 2**63 - 1)
+_workers = _whole_number(1, "workers", 1024)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run a scenario's Monte Carlo ensemble and summarise it")
     run.add_argument("scenario", help="scenario TOML file")
-    run.add_argument("--runs", type=_positive_int, help="number of runs (default: the scenario's)")
+    run.add_argument("--runs", type=_runs, help="number of runs (default: the scenario's)")
     run.add_argument("--seed", type=_seed, help="random seed (default: the scenario's)")
     run.add_argument(
         "--set",
@@ -85,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--out", metavar="DIR", help="write summary, per-run table, trajectories")
     run.add_argument("--force", action="store_true", help="allow writing into a non-empty DIR")
+    run.add_argument(
+        "--no-trajectories",
+        action="store_true",
+        help="with --out: do not keep or write trajectories.npz (saves runs x steps x "
+        "missions x 4 bytes of memory)",
+    )
     run.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     run.add_argument("--quiet", action="store_true", help="no progress bar, no table")
     run.add_argument("--plot", action="store_true", help="also draw the figures into --out DIR")
@@ -113,9 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument(
         "--samples", type=_positive_int, help="points for lhs; base samples for sobol"
     )
-    sweep.add_argument("--runs", type=_positive_int, help="runs per point (default 1000)")
+    sweep.add_argument("--runs", type=_runs, help="runs per point (default 1000)")
     sweep.add_argument("--seed", type=_seed, help="seed (default: the scenario's)")
-    sweep.add_argument("--workers", type=_positive_int, help="local processes (default: cores)")
+    sweep.add_argument("--workers", type=_workers, help="local processes (default: cores)")
     sweep.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, tcp://HOST:PORT")
     sweep.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
     sweep.add_argument("--out", metavar="DIR", help="write points, plots and manifest here")
@@ -129,7 +156,16 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("directory", help="a directory written by run --out or sweep --out")
     plot.add_argument("--svg", action="store_true", help="SVG as well as PNG")
 
-    sub.add_parser("policies", help="list the policies with their parameters")
+    pol = sub.add_parser("policies", help="list the policies with their parameters")
+    for command in (run, val, sweep, pol):
+        command.add_argument(
+            "--plugin",
+            dest="plugins",
+            action="append",
+            default=[],
+            metavar="MODULE",
+            help="import MODULE (on the Python path) and register the policies it defines",
+        )
     return parser
 
 
@@ -144,10 +180,31 @@ def _overrides(items: list[str]) -> dict[str, Any]:
     return out
 
 
+def _on_sigint(signum, frame) -> None:
+    request_stop()
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGINT, _on_sigint)
+    try:
+        return _main(argv)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+        _stop.clear()
+
+
+def _main(argv: list[str]) -> int:
     try:
         args = build_parser().parse_args(argv)
+        if args.command in ("run", "validate", "sweep", "policies"):
+            load_entry_point_policies()
+            for module in args.plugins:
+                load_plugin_module(module)
         if args.command == "run":
             return _cmd_run(args, argv)
         if args.command == "validate":
@@ -163,7 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ScenarioError as exc:
         print(f"escalation-sim: invalid scenario\n{exc}", file=sys.stderr)
         return EXIT_USAGE
-    except OutputError as exc:
+    except (OutputError, ResourceError, PluginError) as exc:
         print(f"escalation-sim: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -186,20 +243,28 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
     scenario = load_scenario(args.scenario, _overrides(args.overrides))
     if args.plot and not args.out:
         raise UsageError("--plot needs --out DIR (the figures are written there)")
-    out = prepare_output_dir(args.out, args.force) if args.out else None
-    result = api.run(
-        scenario,
-        runs=args.runs,
-        seed=args.seed,
-        block_size=args.block_size,
-        keep_trajectories=out is not None,
-        progress=not args.quiet and sys.stderr.isatty(),
+    keep = args.out is not None and not args.no_trajectories
+    runs = scenario.runs if args.runs is None else args.runs
+    # Refuse a run that would not fit in memory before anything is made or written.
+    resources.check(
+        scenario, runs, args.block_size, keep_trajectories=keep, writing=args.out is not None
     )
-    summary = result.summary()
-    if out is not None:
-        write_results(result.ensemble, out, summary, ["escalation-sim", *argv])
-        if args.plot:
-            result.plot_all(out, svg=args.svg)
+    command = ["escalation-sim", *argv]
+    with staged_output(args.out, args.force, command) if args.out else nullcontext() as staging:
+        result = api.run(
+            scenario,
+            runs=runs,
+            seed=args.seed,
+            block_size=args.block_size,
+            keep_trajectories=keep,
+            progress=not args.quiet and sys.stderr.isatty(),
+        )
+        summary = result.summary()
+        if staging is not None:
+            write_results(result.ensemble, staging, summary, command)
+            if args.plot:
+                result.plot_all(staging, svg=args.svg)
+    out = args.out
     if args.json:
         print(json.dumps(summary, indent=2))
     elif not args.quiet:
@@ -275,9 +340,11 @@ def _cmd_sweep(args: argparse.Namespace, argv: list[str]) -> int:
         runs=_sweep_setting(args, table, "runs", int, 1000),
         seed=_sweep_setting(args, table, "seed", int, scenario.seed),
     )
-    if spec.runs < 1 or spec.seed < 0:
-        raise SweepError("sweep: runs must be >= 1 and seed >= 0")
+    if not 1 <= spec.runs <= MAX_RUNS or not 0 <= spec.seed < 2**63:
+        raise SweepError(f"sweep: runs must be 1 to {MAX_RUNS:,} and seed 0 to 2**63 - 1")
     workers = _sweep_setting(args, table, "workers", int, os.cpu_count() or 1)
+    if not 1 <= workers <= 1024:
+        raise SweepError(f"sweep.workers: expected 1 to 1,024, found {workers}")
     scheduler = _sweep_setting(args, table, "scheduler", str, None)
     result = run_sweep(
         scenario,

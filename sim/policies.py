@@ -16,7 +16,11 @@ measure (:func:`sim.measures.whole_staff`).
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import math
+import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -27,11 +31,18 @@ from sim.measures import HOSTILE_KINDS, Kind
 
 __all__ = [
     "COMMON_PARAMS",
+    "ENTRY_POINT_GROUP",
     "POLICIES",
     "Observation",
     "Param",
+    "PluginError",
     "Policy",
+    "load_entry_point_policies",
+    "load_plugin_module",
     "make_policy",
+    "plugin_state",
+    "register_policy",
+    "restore_plugins",
 ]
 
 
@@ -90,9 +101,11 @@ class Param:
             return None, expected
         if isinstance(value, bool) or not isinstance(value, int | float):
             return None, expected
-        if self.kind == "int" and not (isinstance(value, int) or float(value).is_integer()):
-            return None, expected
+        if isinstance(value, int) and abs(value) > 2**63:
+            return None, expected  # beyond any bound, and beyond a float's exact range
         if not math.isfinite(value):
+            return None, expected
+        if self.kind == "int" and not (isinstance(value, int) or float(value).is_integer()):
             return None, expected
         low = 0.0 if self.kind == "prob" else self.low
         high = 1.0 if self.kind == "prob" else self.high
@@ -249,7 +262,9 @@ class Grim(Policy):
     default_reciprocate = 0.0
     params: ClassVar[dict[str, Param]] = {
         "threshold": Param(1.0, "cumulative perceived hostility that triggers", "float", 0, 1e9),
-        "punishment": Param(10, "staff-equivalents imposed every step once triggered", "int", 1),
+        "punishment": Param(
+            10, "staff-equivalents imposed every step once triggered", "int", 1, 10_000_000
+        ),
     }
 
     def respond(self, obs: Observation) -> tuple[np.ndarray, np.ndarray]:
@@ -288,8 +303,10 @@ class Grit(Policy):
 
     name = "grit"
     params: ClassVar[dict[str, Param]] = {
-        "quiet_steps": Param(8, "quiet steps before a unilateral conciliatory step", "int", 1),
-        "step_size": Param(2, "staff restored by a unilateral step", "int", 1),
+        "quiet_steps": Param(
+            8, "quiet steps before a unilateral conciliatory step", "int", 1, 20_000
+        ),
+        "step_size": Param(2, "staff restored by a unilateral step", "int", 1, 10_000_000),
     }
 
     def respond(self, obs: Observation) -> tuple[np.ndarray, np.ndarray]:
@@ -324,6 +341,171 @@ POLICIES: dict[str, type[Policy]] = {
     cls.name: cls
     for cls in (TitForTat, Proportional, Generous, Grim, Parity, Grit, Passive, Scripted)
 }
+
+
+BUILTIN_POLICIES = frozenset(POLICIES)
+
+# ------------------------------------------------------------------ plugins
+#: The entry point group through which installed packages offer policies.
+ENTRY_POINT_GROUP = "escalation_sim.policies"
+_NAME = re.compile(r"[a-z][a-z0-9_]*")
+_MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+_loaded_modules: list[str] = []
+_entry_points_loaded = False
+
+
+class PluginError(Exception):
+    """A policy plugin that cannot be loaded or registered."""
+
+
+def register_policy(cls: type[Policy]) -> type[Policy]:
+    """Make a :class:`Policy` subclass available as ``kind = "<cls.name>"``.
+
+    Checks the class: a subclass of :class:`Policy` with its own ``respond``, a ``name``
+    of lowercase letters, digits and _ that no other policy has, parameters that are
+    :class:`Param` specs named like ids (not clashing with the common parameters) whose
+    defaults pass their own checks. Returns the class, so it works as a decorator.
+    Registering the same class twice is harmless.
+    """
+    where = f"{getattr(cls, '__module__', '?')}.{getattr(cls, '__qualname__', cls)!s}"
+    if not (inspect.isclass(cls) and issubclass(cls, Policy)) or cls is Policy:
+        raise PluginError(f"{where}: expected a subclass of sim.policies.Policy")
+    name = cls.__dict__.get("name")
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise PluginError(
+            f"{where}: expected a class attribute name = '...' of lowercase letters, "
+            f"digits and _, found {name!r}"
+        )
+    if POLICIES.get(name) is cls:
+        return cls
+    if name in POLICIES:
+        raise PluginError(f"{where}: a policy named {name!r} exists already")
+    if cls.respond is Policy.respond:
+        raise PluginError(f"{where}: expected a respond(self, obs) method")
+    params = cls.__dict__.get("params", {})
+    if not isinstance(params, dict):
+        raise PluginError(f"{where}: params must be a dict of name -> Param")
+    for key, param in params.items():
+        if not isinstance(key, str) or not _NAME.fullmatch(key) or key == "kind":
+            raise PluginError(f"{where}: parameter name {key!r} is not an id")
+        if key in COMMON_PARAMS:
+            raise PluginError(f"{where}: parameter {key!r} clashes with a common parameter")
+        if hasattr(Policy, key) or callable(getattr(cls, key, None)):
+            raise PluginError(f"{where}: parameter {key!r} would hide a method or attribute")
+        if not isinstance(param, Param):
+            raise PluginError(f"{where}: parameter {key!r} must be a sim.policies.Param")
+        if param.kind not in ("float", "int", "prob", "range", "ladder"):
+            raise PluginError(f"{where}: parameter {key!r} has unknown kind {param.kind!r}")
+        if param.check(param.default)[1] is not None:
+            raise PluginError(
+                f"{where}: the default of {key!r}, {param.default!r}, is not {param.describe()}"
+            )
+    reciprocate = cls.default_reciprocate
+    if isinstance(reciprocate, bool) or not isinstance(reciprocate, int | float):
+        raise PluginError(f"{where}: default_reciprocate must be a probability")
+    if not 0 <= reciprocate <= 1:
+        raise PluginError(f"{where}: default_reciprocate must be in [0, 1]")
+    POLICIES[name] = cls
+    return cls
+
+
+def _register_module(module: Any, origin: str) -> list[str]:
+    """Register the policies a module defines (those it has not registered itself)."""
+    found = []
+    for value in vars(module).values():
+        if (
+            inspect.isclass(value)
+            and issubclass(value, Policy)
+            and value.__module__ == module.__name__
+            and "name" in value.__dict__
+        ):
+            try:
+                register_policy(value)
+            except PluginError as exc:
+                raise PluginError(f"{origin}: {exc}") from None
+            found.append(value.__dict__["name"])
+    return found
+
+
+def load_plugin_module(name: str) -> list[str]:
+    """Import a module named on the command line (``--plugin MODULE``); register its policies.
+
+    The module may call :func:`register_policy` itself; any :class:`Policy` subclass it
+    defines with a ``name`` is registered too. Only ever called with a name the user
+    typed, never with a string from a scenario file.
+    """
+    if not isinstance(name, str) or not _MODULE.fullmatch(name):
+        raise PluginError(f"--plugin: expected a module name such as my_policies, found {name!r}")
+    before = set(POLICIES)
+    try:
+        module = importlib.import_module(name)
+    except ImportError as exc:
+        raise PluginError(f"--plugin {name}: cannot import it ({exc})") from None
+    except Exception as exc:
+        raise PluginError(
+            f"--plugin {name}: importing it failed: {type(exc).__name__}: {exc}"
+        ) from None
+    _register_module(module, f"--plugin {name}")
+    if set(POLICIES) == before and not any(
+        inspect.isclass(v) and issubclass(v, Policy) and v.__module__ == name
+        for v in vars(module).values()
+    ):
+        raise PluginError(f"--plugin {name}: defines no policy (no subclass of Policy)")
+    if name not in _loaded_modules:
+        _loaded_modules.append(name)
+    return sorted(set(POLICIES) - before)
+
+
+def load_entry_point_policies() -> list[str]:
+    """Register the policies of installed packages (entry point group ``escalation_sim.policies``).
+
+    Each entry point names a Policy subclass (``two_strikes = my_pkg.policies:TwoStrikes``)
+    or a module whose policies are registered. Loaded once per process.
+    """
+    global _entry_points_loaded
+    if _entry_points_loaded:
+        return []
+    from importlib.metadata import entry_points
+
+    before = set(POLICIES)
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        origin = f"entry point {ep.name} = {ep.value} ({ENTRY_POINT_GROUP})"
+        try:
+            obj = ep.load()
+        except Exception as exc:
+            raise PluginError(f"{origin}: cannot load it: {type(exc).__name__}: {exc}") from None
+        if inspect.ismodule(obj):
+            _register_module(obj, origin)
+        else:
+            try:
+                register_policy(obj)
+            except PluginError as exc:
+                raise PluginError(f"{origin}: {exc}") from None
+    _entry_points_loaded = True
+    return sorted(set(POLICIES) - before)
+
+
+def plugin_state() -> dict[str, Any]:
+    """What another process needs to load the same plugins (for sweeps' workers)."""
+    return {
+        "modules": list(_loaded_modules),
+        "entry_points": _entry_points_loaded,
+        "sys_path": list(sys.path),
+    }
+
+
+def restore_plugins(state: dict[str, Any] | None) -> None:
+    """Load, in a worker process, the plugins :func:`plugin_state` recorded."""
+    if not state:
+        return
+    for entry in state.get("sys_path", []):
+        if entry not in sys.path:
+            sys.path.append(entry)
+    if state.get("entry_points"):
+        load_entry_point_policies()
+    for name in state.get("modules", []):
+        if name not in _loaded_modules:
+            load_plugin_module(name)
 
 
 def make_policy(values: dict[str, Any]) -> Policy:

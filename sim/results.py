@@ -6,6 +6,14 @@ An output directory holds ``summary.json``, ``runs.parquet`` (one row per run),
 (versions, seed, runs, dates, wall time, the files written). Each file is written to
 a temporary file in the same directory and renamed into place, so a reader never
 sees half a file.
+
+A run's files are first written into a hidden staging directory inside the output
+directory and moved into place only once all of them are complete
+(:func:`staged_output`). While that is going on, the directory holds a file named
+``INCOMPLETE``; it is removed last. An interrupted run (Ctrl-C) removes what it
+staged, and the output directory too if it made it, so what is left is either the
+earlier contents, untouched, or nothing; a run killed outright leaves ``INCOMPLETE``
+behind, which says so.
 """
 
 from __future__ import annotations
@@ -14,9 +22,11 @@ import datetime as dt
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -26,7 +36,18 @@ import numpy as np
 if TYPE_CHECKING:  # kept light: plots and sweeps write files without loading the engine
     from sim.runner import Ensemble
 
-__all__ = ["OutputError", "atomic_write", "prepare_output_dir", "write_results"]
+__all__ = [
+    "INCOMPLETE",
+    "OutputError",
+    "atomic_write",
+    "prepare_output_dir",
+    "staged_output",
+    "write_results",
+]
+
+#: The marker file of an output directory whose results are not (yet) all there.
+INCOMPLETE = "INCOMPLETE"
+_STAGING_PREFIX = ".staging-"
 
 
 class OutputError(Exception):
@@ -48,7 +69,78 @@ def prepare_output_dir(path: str | Path, force: bool = False) -> Path:
         raise OutputError(f"{out}: cannot create directory ({exc.strerror})") from None
     if not os.access(out, os.W_OK):
         raise OutputError(f"{out}: directory is not writable")
+    if force:  # what an earlier interrupted or killed run left behind
+        for stale in out.glob(f"{_STAGING_PREFIX}*"):
+            shutil.rmtree(stale, ignore_errors=True)
     return out
+
+
+def _marker_text(command: list[str] | None) -> bytes:
+    started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    shown = " ".join(command) if command else " ".join(sys.argv)
+    return (
+        "This directory's results are incomplete: the run writing them is still going,\n"
+        "or it was interrupted or killed. Do not use the other files here.\n"
+        f"Started {started} (UTC), pid {os.getpid()}: {shown}\n"
+    ).encode()
+
+
+@contextmanager
+def staged_output(
+    path: str | Path, force: bool = False, command: list[str] | None = None
+) -> Iterator[Path]:
+    """Prepare the output directory and yield a staging directory to write results into.
+
+    On success the staged files are moved into the output directory (each move is
+    atomic) and the ``INCOMPLETE`` marker is removed. If the body raises (Ctrl-C
+    included), the staged files are deleted, and the output directory as well if this
+    call created it, so nothing half-done is left.
+    """
+    out = Path(path)
+    existed = out.exists()
+    out = prepare_output_dir(out, force)
+    marker = out / INCOMPLETE
+    try:
+        atomic_write(marker, lambda h: h.write(_marker_text(command)))
+        staging = Path(tempfile.mkdtemp(prefix=_STAGING_PREFIX, dir=out))
+    except OSError as exc:
+        marker.unlink(missing_ok=True)
+        raise OutputError(f"{out}: cannot write ({exc.strerror})") from None
+    moved: list[str] = []
+    try:
+        yield staging
+        for name in sorted(p.name for p in staging.iterdir()):
+            os.replace(staging / name, out / name)
+            moved.append(name)
+        staging.rmdir()
+        _fsync_dir(out)
+        marker.unlink()
+        _fsync_dir(out)
+    except BaseException as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        if not moved:  # else some files are in place: INCOMPLETE stays, and says so
+            marker.unlink(missing_ok=True)
+            if not existed:
+                try:
+                    out.rmdir()
+                except OSError:
+                    pass
+        if isinstance(exc, OSError):
+            raise OutputError(f"{out}: cannot write results ({exc.strerror or exc})") from None
+        raise
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:

@@ -9,6 +9,7 @@ depend on the block size, on the number of runs or on where the block ran.
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -16,13 +17,29 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from sim import resources
 from sim.model import OUTCOMES, BlockResult, EscalationModel
 from sim.outcomes import cumulative_incidence, outcome_table, quantiles, wilson
 from sim.scenario import Scenario
 
-__all__ = ["DEFAULT_BLOCK_SIZE", "Ensemble", "run_ensemble"]
+__all__ = ["DEFAULT_BLOCK_SIZE", "Ensemble", "check_stop", "request_stop", "run_ensemble"]
 
 DEFAULT_BLOCK_SIZE = 16_384
+
+#: Set by the command line's Ctrl-C handler. The KeyboardInterrupt it raises can be
+#: swallowed if it lands in a finaliser or weakref callback (Python prints and ignores
+#: exceptions there); the step loop checks this flag too, so a run always stops.
+_stop = threading.Event()
+
+
+def request_stop() -> None:
+    _stop.set()
+
+
+def check_stop() -> None:
+    """Raise KeyboardInterrupt if Ctrl-C was pressed (see :func:`request_stop`)."""
+    if _stop.is_set():
+        raise KeyboardInterrupt
 
 
 @dataclass
@@ -184,6 +201,10 @@ def run_ensemble(
         raise ValueError(f"runs must be at least 1, found {n}")
     if block_size < 1:
         raise ValueError(f"block_size must be at least 1, found {block_size}")
+    # Refuse what would not fit in memory; make blocks smaller if one would not fit.
+    block_size = resources.check(
+        scenario, n, block_size, keep_trajectories=keep_trajectories
+    ).block_size
     started = time.perf_counter()
     blocks: list[BlockResult] = []
     ids = np.arange(first_run, first_run + n)
@@ -203,6 +224,7 @@ def run_ensemble(
             )
             width = model.n_runs
             while model.running:
+                check_stop()
                 model.step()
                 bar.update(width)
             blocks.append(model.result())

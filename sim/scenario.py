@@ -39,7 +39,15 @@ __all__ = [
 
 MAX_STEPS = 20_000
 MAX_RUNS = 100_000_000
-_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+#: Largest head count anywhere (a mission's staff, an expulsion, a cap): staff are kept in
+#: 32-bit integers, and no embassy has ever come near ten million people.
+MAX_STAFF = 10_000_000
+MAX_STATES = 64
+MAX_MISSIONS = 512
+MAX_EVENTS = 100_000
+#: Tables and arrays nested deeper than this are refused before anything walks them.
+MAX_DEPTH = 16
+_ID = re.compile(r"[a-z][a-z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -194,9 +202,34 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
         raise ScenarioError(source, [Problem("", "is not UTF-8 text")]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(source, [Problem("", f"is not valid TOML: {exc}")]) from None
+    except RecursionError:
+        raise ScenarioError(
+            source, [Problem("", "is not valid TOML here: tables or arrays nested too deeply")]
+        ) from None
+    check_depth(raw, source)
     if overrides:
         raw = apply_overrides(raw, overrides, source)
     return scenario_from_dict(raw, source, dict(overrides or {}))
+
+
+def check_depth(raw: Any, source: str, limit: int = MAX_DEPTH) -> None:
+    """Refuse a document nested deeper than ``limit`` (before anything recurses into it)."""
+    stack: list[tuple[Any, str, int]] = [(raw, "", 0)]
+    while stack:
+        node, path, depth = stack.pop()
+        if depth > limit:
+            raise ScenarioError(
+                source, [Problem(path, f"nested too deeply (more than {limit} levels)")]
+            )
+        if isinstance(node, dict):
+            items = node.items()
+        elif isinstance(node, list):
+            items = ((str(i), v) for i, v in enumerate(node))
+        else:
+            continue
+        for key, value in items:
+            if isinstance(value, dict | list):
+                stack.append((value, f"{path}.{key}" if path else str(key), depth + 1))
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -207,10 +240,14 @@ def parse_override(text: str) -> tuple[str, Any]:
     path = path.strip()
     if not path or any(not part for part in path.split(".")):
         raise ValueError(f"expected a dotted path such as states.us.policy.ratio, found {path!r}")
+    if len(path.split(".")) > MAX_DEPTH:
+        raise ValueError(f"expected a dotted path of at most {MAX_DEPTH} parts, found {path!r}")
     try:
-        parsed = tomllib.loads(f"v = {value.strip()}")["v"]
-    except tomllib.TOMLDecodeError:
-        parsed = value.strip()
+        doc = tomllib.loads(f"v = {value.strip()}")
+    except (tomllib.TOMLDecodeError, RecursionError):
+        doc = {}
+    # Anything but exactly one TOML value (e.g. "1\nother = 2") is taken as a string.
+    parsed = doc["v"] if list(doc) == ["v"] else value.strip()
     return path, parsed
 
 
@@ -225,7 +262,7 @@ def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any], source: str)
             last = depth == len(parts) - 1
             here = ".".join(parts[: depth + 1])
             if isinstance(node, list):
-                if not part.isdigit() or int(part) >= len(node):
+                if not re.fullmatch(r"[0-9]{1,9}", part) or int(part) >= len(node):
                     problems.append(
                         Problem(here, f"expected an index from 0 to {len(node) - 1} (--set)")
                     )
@@ -321,7 +358,8 @@ def _type_ok(value: Any, kind: str) -> bool:
         return (
             isinstance(value, int | float)
             and not isinstance(value, bool)
-            and math.isfinite(float(value))
+            and abs(value) < 1e300  # also refuses ints too large for a float
+            and math.isfinite(value)
         )
     if kind == "str":
         return isinstance(value, str)
@@ -443,12 +481,16 @@ def scenario_from_dict(
     raw: dict[str, Any], source: str = "<scenario>", overrides: dict[str, Any] | None = None
 ) -> Scenario:
     """Validate a parsed TOML document and build a :class:`Scenario`."""
+    check_depth(raw, source)
     c = _Checker()
     top = c.table(raw, "", TOP_KEYS)
     meta = c.table(top.get("scenario", {}), "scenario", SCENARIO_KEYS)
     if "scenario" not in top:
         c.bad("scenario", "required: expected a [scenario] table")
     name = c.get(meta, "name", "scenario", "str")
+    if name is not None and not name.strip():
+        c.bad("scenario.name", "expected a name, found an empty string")
+        name = None
     description = c.get(meta, "description", "scenario", "str", "")
     start = c.get(meta, "start", "scenario", "date")
     step_days = c.get(meta, "step_days", "scenario", "int", 7, 1, 366)
@@ -476,6 +518,15 @@ def scenario_from_dict(
                     n_steps = None
         elif horizon_steps is not None:
             n_steps = horizon_steps
+    if n_steps is not None and start is not None:
+        # The whole calendar (and the day after it) must be a representable date.
+        if (dt.date.max - start).days < n_steps * step_days:
+            c.bad(
+                "scenario.start",
+                f"expected a start that leaves room for {n_steps} steps of {step_days} days "
+                f"before {dt.date.max}, found {start}",
+            )
+            n_steps = None
     if n_steps is not None and forecast_start is not None and start is not None:
         last = start + dt.timedelta(days=(n_steps - 1) * step_days)
         if not (start <= forecast_start <= last + dt.timedelta(days=step_days - 1)):
@@ -489,8 +540,12 @@ def scenario_from_dict(
     if "states" not in top:
         c.bad("states", "required: expected [states.<id>] tables")
     state_ids = set(states_raw)
+    if len(state_ids) > MAX_STATES:
+        c.bad("states", f"expected at most {MAX_STATES} states, found {len(state_ids)}")
+        state_ids = set(list(states_raw)[:MAX_STATES])
+        states_raw = {sid: states_raw[sid] for sid in list(states_raw)[:MAX_STATES]}
     for sid in states_raw:
-        if not _ID.match(sid):
+        if not _ID.fullmatch(sid):
             c.bad(f"states.{sid}", "expected an id of lowercase letters, digits and _")
     if len(state_ids) < 2 and "states" in top:
         c.bad("states", f"expected at least 2 states, found {len(state_ids)}")
@@ -513,9 +568,12 @@ def scenario_from_dict(
                 c.bad(f"{path}.toward.{other}", "a state has no policy toward itself")
             else:
                 c.state_id(other, f"{path}.toward.{other}", state_ids)
+        label = c.get(st, "name", path, "str", sid)
+        if label is not None and not label.strip():
+            c.bad(f"{path}.name", "expected a name, found an empty string")
         states[sid] = StateSpec(
             id=sid,
-            name=c.get(st, "name", path, "str", sid) or sid,
+            name=label or sid,
             allies=list(allies or []),
             solidarity=c.get(st, "solidarity", path, "float", 0.0, 0, 1),
             solidarity_size=c.get(st, "solidarity_size", path, "int", 2, 1, 100_000),
@@ -528,9 +586,12 @@ def scenario_from_dict(
         c.bad("missions", "required: expected [missions.<id>] tables")
     missions: dict[str, MissionSpec] = {}
     by_pair: dict[tuple[str, str], str] = {}
+    if len(missions_raw) > MAX_MISSIONS:
+        c.bad("missions", f"expected at most {MAX_MISSIONS} missions, found {len(missions_raw)}")
+        missions_raw = dict(list(missions_raw.items())[:MAX_MISSIONS])
     for mid, mi in missions_raw.items():
         path = f"missions.{mid}"
-        if not _ID.match(mid):
+        if not _ID.fullmatch(mid):
             c.bad(path, "expected an id of lowercase letters, digits and _ (e.g. us_in_russia)")
         mi = c.table(mi, path, MISSION_KEYS)
         sender = c.state_id(c.get(mi, "sender", path, "str"), f"{path}.sender", state_ids)
@@ -541,16 +602,22 @@ def scenario_from_dict(
             id=mid,
             sender=sender,
             host=host,
-            diplomats=c.get(mi, "diplomats", path, "int", ..., 0, 10_000_000),
-            local_staff=c.get(mi, "local_staff", path, "int", 0, 0, 10_000_000),
+            diplomats=c.get(mi, "diplomats", path, "int", ..., 0, MAX_STAFF),
+            local_staff=c.get(mi, "local_staff", path, "int", 0, 0, MAX_STAFF),
             consulates=c.get(mi, "consulates", path, "int", 0, 0, 10_000),
             staff_per_consulate=c.get(mi, "staff_per_consulate", path, "int", 0, 0, 1_000_000),
-            cap=c.get(mi, "cap", path, "int", None, 0, 10_000_000),
-            local_hire_ceiling=c.get(mi, "local_hire_ceiling", path, "int", None, 0, 10_000_000),
+            cap=c.get(mi, "cap", path, "int", None, 0, MAX_STAFF),
+            local_hire_ceiling=c.get(mi, "local_hire_ceiling", path, "int", None, 0, MAX_STAFF),
             source=c.get(mi, "source", path, "str", ""),
             note=c.get(mi, "note", path, "str", ""),
         )
-        if spec.cap is not None and None not in _counts(spec) and spec.total > spec.cap:
+        if None not in _counts(spec) and spec.total > MAX_STAFF:
+            c.bad(
+                path,
+                f"expected at most {MAX_STAFF:,} staff in all (diplomats + local_staff + "
+                f"consulates x staff_per_consulate), found {spec.total:,}",
+            )
+        elif spec.cap is not None and None not in _counts(spec) and spec.total > spec.cap:
             c.bad(
                 f"{path}.cap",
                 f"expected a cap at or above the mission's total staff {spec.total}, "
@@ -581,18 +648,21 @@ def scenario_from_dict(
             extra = f" (did you mean {hint[0]!r}?)" if hint else ""
             c.bad(f"outcomes.missions.{i}", f"expected a mission id, found {mid!r}{extra}")
     outcomes = OutcomeSpec(
-        closure_threshold=c.get(out_raw, "closure_threshold", "outcomes", "int", 0, 0),
+        closure_threshold=c.get(out_raw, "closure_threshold", "outcomes", "int", 0, 0, MAX_STAFF),
         missions=list(watched or []),
         quiet=c.get(out_raw, "quiet", "outcomes", "bool", True),
         quiet_steps=c.get(out_raw, "quiet_steps", "outcomes", "int", 26, 1, MAX_STEPS),
         require_reciprocation=c.get(out_raw, "require_reciprocation", "outcomes", "bool", False),
-        restored_level=c.get(out_raw, "restored_level", "outcomes", "int", None, 0),
+        restored_level=c.get(out_raw, "restored_level", "outcomes", "int", None, 0, MAX_STAFF),
     )
     # events
     events: list[EventSpec] = []
     events_raw = top.get("events", [])
     if not isinstance(events_raw, list):
         c.bad("events", f"expected an array of [[events]] tables, found {_describe(events_raw)}")
+        events_raw = []
+    if len(events_raw) > MAX_EVENTS:
+        c.bad("events", f"expected at most {MAX_EVENTS:,} events, found {len(events_raw):,}")
         events_raw = []
     timing_ok = start is not None and step_days is not None and n_steps is not None
     previous: dt.date | None = None
@@ -608,6 +678,8 @@ def scenario_from_dict(
             )
         previous = spec.date
         deadline = ev.get("deadline")
+        if not _type_ok(deadline, "date"):
+            deadline = None  # reported by _check_event
         if deadline is not None and deadline <= spec.date:
             c.bad(f"{path}.deadline", f"expected a date after {spec.date}, found {deadline}")
         if timing_ok:
@@ -616,7 +688,9 @@ def scenario_from_dict(
                 c.bad(f"{path}.date", f"expected a date from {start} to {last}, found {spec.date}")
             spec.step = (spec.date - start).days // step_days
             due = spec.step + 1 if deadline is None else (deadline - start).days // step_days
-            spec.deadline_step = max(due, spec.step + 1)
+            # A deadline after the horizon never falls due; n_steps says so as well as any
+            # later step, and keeps the engine's ring buffers no longer than the horizon.
+            spec.deadline_step = min(max(due, spec.step + 1), n_steps)
         events.append(spec)
 
     if c.problems:
@@ -651,6 +725,8 @@ def _check_policy(
     override_path = f"{path}.toward.{other}"
     override = c.table(override, override_path)
     base_kind = base.get("kind", "scripted")
+    if not isinstance(base_kind, str):
+        base_kind = repr(base_kind)  # not a policy name: reported below
     if override.get("kind", base_kind) != base_kind and base_kind in POLICIES:
         # Switching kind keeps the common parameters but not the old kind's own.
         own = POLICIES[base_kind].params
@@ -661,6 +737,9 @@ def _check_policy(
         return f"{override_path}.{key}" if key in override else f"{path}.policy.{key}"
 
     kind = merged.get("kind", "scripted")
+    if not isinstance(kind, str):
+        c.bad(where("kind"), f"expected a policy name (a string), found {_describe(kind)}")
+        return {"kind": "scripted"}
     if kind not in POLICIES:
         hint = difflib.get_close_matches(str(kind), sorted(POLICIES), n=1, cutoff=0.5)
         extra = f" (did you mean {hint[0]!r}?)" if hint else ""
@@ -731,7 +810,7 @@ def _check_event(
                 continue
             default = ... if key in required else None
             if key == "rate":
-                values[key] = c.get(ev, key, path, "float", default, 0)
+                values[key] = c.get(ev, key, path, "float", default, 0, MAX_STAFF)
             elif key == "lifts":
                 values[key] = c.get(ev, key, path, "str", default)
                 if values[key] is not None and values[key] not in LIFTABLE:
@@ -741,7 +820,7 @@ def _check_event(
                     )
             else:
                 low = 1 if key == "size" else 0
-                values[key] = c.get(ev, key, path, "int", default, low)
+                values[key] = c.get(ev, key, path, "int", default, low, MAX_STAFF)
         if kind == Kind.CLOSE_CONSULATE and values.get("size") is None:
             values["size"] = 1
         if kind == Kind.BAN_LOCAL_HIRES and values.get("level") is None:

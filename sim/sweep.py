@@ -24,6 +24,7 @@ import json
 import math
 import multiprocessing
 import os
+import signal
 import sys
 import time
 import tomllib
@@ -37,9 +38,10 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from sim.model import OUTCOMES
-from sim.results import OutputError, atomic_write, prepare_output_dir, versions
-from sim.runner import run_ensemble
-from sim.scenario import Scenario, ScenarioError, scenario_from_dict
+from sim.policies import plugin_state, restore_plugins
+from sim.results import INCOMPLETE, OutputError, atomic_write, prepare_output_dir, versions
+from sim.runner import check_stop, run_ensemble
+from sim.scenario import Scenario, ScenarioError, check_depth, scenario_from_dict
 
 __all__ = [
     "DESIGNS",
@@ -132,6 +134,8 @@ def parse_spec(path: str, spec: Any) -> ParamSpec:
             raise SweepError(
                 f"{path}: expected a whole COUNT >= 1 in START:STOP:COUNT, found {text!r}"
             )
+        if count > MAX_POINTS:
+            raise SweepError(f"{path}: expected a COUNT of at most {MAX_POINTS:,}, found {count:,}")
         values = np.linspace(start, stop, count)
         if (
             isinstance(start, int)
@@ -194,6 +198,12 @@ class SweepSpec:
             raise SweepError(f"the sobol design needs ranges LOW..HIGH, not values: {lists[0]}")
         if self.samples is None or self.samples < 1:
             raise SweepError(f"the {self.design} design needs --samples N (N >= 1)")
+        n_points = self.samples * (len(self.params) + 2 if self.design == "sobol" else 1)
+        if n_points > MAX_POINTS:
+            raise SweepError(
+                f"the {self.design} design would have {n_points:,} points; at most "
+                f"{MAX_POINTS:,}: use fewer --samples"
+            )
         if self.design == "lhs":
             from scipy.stats import qmc
 
@@ -248,16 +258,7 @@ def load_sweep_file(path: str | Path) -> tuple[dict, str, dict]:
     the sweep file).
     """
     source = str(path)
-    try:
-        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ScenarioError(source, [_problem("", "no such file")]) from None
-    except IsADirectoryError:
-        raise ScenarioError(
-            source, [_problem("", "is a directory, expected a TOML file")]
-        ) from None
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ScenarioError(source, [_problem("", f"is not valid TOML: {exc}")]) from None
+    raw = _read_toml(Path(path), source)
     table = raw.get("sweep", {})
     if not isinstance(table, dict):
         raise ScenarioError(source, [_problem("sweep", "expected a [sweep] table")])
@@ -269,22 +270,47 @@ def load_sweep_file(path: str | Path) -> tuple[dict, str, dict]:
             [_problem(f"sweep.{k}", f"unknown key; known: {known}") for k in sorted(unknown)],
         )
     if "scenario" in table:
-        target = Path(path).parent / str(table["scenario"])
+        if not isinstance(table["scenario"], str) or not table["scenario"].strip():
+            raise ScenarioError(
+                source,
+                [_problem("sweep.scenario", "expected the scenario file's name (a string)")],
+            )
+        target = Path(path).parent / table["scenario"]
         scenario_source = str(target)
-        try:
-            scenario_raw = tomllib.loads(target.read_text(encoding="utf-8"))
-        except FileNotFoundError:
+        if not target.exists():
             raise ScenarioError(
                 source, [_problem("sweep.scenario", f"no such file {target}")]
             ) from None
-        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise ScenarioError(
-                scenario_source, [_problem("", f"is not valid TOML: {exc}")]
-            ) from None
+        scenario_raw = _read_toml(target, scenario_source)
     else:
         scenario_raw = {k: v for k, v in raw.items() if k != "sweep"}
         scenario_source = source
     return scenario_raw, scenario_source, table
+
+
+def _read_toml(path: Path, source: str) -> dict:
+    """A TOML file's document, or a :class:`ScenarioError` saying why it cannot be read."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+        raw = tomllib.loads(text)
+    except FileNotFoundError:
+        raise ScenarioError(source, [_problem("", "no such file")]) from None
+    except IsADirectoryError:
+        raise ScenarioError(
+            source, [_problem("", "is a directory, expected a TOML file")]
+        ) from None
+    except OSError as exc:
+        raise ScenarioError(source, [_problem("", f"cannot be read: {exc.strerror}")]) from None
+    except UnicodeDecodeError:
+        raise ScenarioError(source, [_problem("", "is not UTF-8 text")]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(source, [_problem("", f"is not valid TOML: {exc}")]) from None
+    except RecursionError:
+        raise ScenarioError(
+            source, [_problem("", "is not valid TOML here: tables or arrays nested too deeply")]
+        ) from None
+    check_depth(raw, source)
+    return raw
 
 
 def _problem(path: str, message: str):
@@ -295,15 +321,23 @@ def _problem(path: str, message: str):
 
 # ---------------------------------------------------------------- points
 def run_point(
-    raw: dict, source: str, overrides: dict[str, Any], runs: int, seed: int
+    raw: dict,
+    source: str,
+    overrides: dict[str, Any],
+    runs: int,
+    seed: int,
+    plugins: dict | None = None,
 ) -> dict[str, Any]:
     """Run one point's ensemble. Never raises: a failure is returned as a failed row.
 
     Top-level (picklable) so that process pools and Dask workers can call it.
+    ``plugins`` (from :func:`sim.policies.plugin_state`) loads the same policy plugins
+    in a worker process as in the process that started the sweep.
     """
     started = time.perf_counter()
     row: dict[str, Any] = {"overrides": overrides, "runs": runs, "seed": seed}
     try:
+        restore_plugins(plugins)
         scenario = scenario_from_dict(raw, source).with_overrides(overrides)
         ens = run_ensemble(scenario, runs=runs, seed=seed)
     except ScenarioError as exc:
@@ -419,7 +453,10 @@ class _Executor:
                 raise SweepError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
         elif workers > 1:
             context = multiprocessing.get_context("forkserver")
-            self._pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=context)
+            # Workers ignore Ctrl-C: the main process catches it and stops them (close).
+            self._pool = cf.ProcessPoolExecutor(
+                max_workers=workers, mp_context=context, initializer=_ignore_sigint
+            )
 
     def map_unordered(self, tasks: list[tuple[int, tuple]]) -> Iterator[tuple[int, dict]]:
         if self._client is not None:
@@ -439,11 +476,24 @@ class _Executor:
             for index, args in tasks:
                 yield index, run_point(*args)
 
-    def close(self) -> None:
+    def close(self, abort: bool = False) -> None:
+        """Shut down; with ``abort`` (an interrupt), stop running points at once."""
         if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
+            if abort:
+                processes = list((getattr(self._pool, "_processes", None) or {}).values())
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                for process in processes:
+                    process.terminate()
+                for process in processes:
+                    process.join(timeout=2)
+            else:
+                self._pool.shutdown(cancel_futures=True)
         if self._client is not None:
             self._client.close()
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _point_path(out: Path, index: int) -> Path:
@@ -479,9 +529,11 @@ def run_sweep(
         done = _prepare_sweep_dir(out_dir, fingerprint, resume, force)
         manifest = _manifest(scenario, spec, fingerprint, len(points), workers, scheduler, command)
         manifest["status"] = "running"
+        atomic_write(out_dir / INCOMPLETE, lambda h: h.write(_INCOMPLETE_TEXT.encode()))
         atomic_write(out_dir / "manifest.json", lambda h: h.write(_json(manifest)))
+    plugins = plugin_state()
     tasks = [
-        (i, (raw, scenario.source, point, spec.runs, spec.seed))
+        (i, (raw, scenario.source, point, spec.runs, spec.seed, plugins))
         for i, point in enumerate(points)
         if i not in done
     ]
@@ -496,17 +548,25 @@ def run_sweep(
         leave=False,
         delay=1.0,
     )
+    interrupted = False
     try:
         for index, row in executor.map_unordered(tasks) if executor else ():
+            check_stop()
             row = {"point": index, **row}
             results[index] = row
             if out_dir is not None:
                 atomic_write(_point_path(out_dir, index), lambda h, r=row: h.write(_json(r)))
             bar.update(1)
+    except BaseException:
+        interrupted = True
+        raise
     finally:
         bar.close()
         if executor is not None:
-            executor.close()
+            executor.close(abort=interrupted)
+        if interrupted and out_dir is not None:
+            manifest.update(status="interrupted", finished=len(results))
+            atomic_write(out_dir / "manifest.json", lambda h: h.write(_json(manifest)))
 
     table, codes = _table(results, points, spec)
     sensitivity = _sobol(spec, table) if spec.design == "sobol" else None
@@ -632,6 +692,14 @@ def _write_outputs(result, scenario, fingerprint, workers, scheduler, command, c
         ],
     )
     atomic_write(out / "manifest.json", lambda h: h.write(_json(manifest)))
+    (out / INCOMPLETE).unlink(missing_ok=True)
+
+
+_INCOMPLETE_TEXT = (
+    "This sweep is not finished: it is still running, or it was interrupted or killed.\n"
+    "The points done so far are in points/; run the same command with --resume to\n"
+    "compute the others.\n"
+)
 
 
 def _plots(result: SweepResult) -> list[str]:

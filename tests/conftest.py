@@ -21,6 +21,15 @@ from sim.rng import RunStreams, slot
 from sim.runner import Ensemble, run_ensemble
 from sim.scenario import Scenario, scenario_from_dict
 
+#: Cases run by tests/test_fuzz.py, reported at the end of the session.
+FUZZ = {"cases": 0}
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if FUZZ["cases"]:
+        terminalreporter.write_line(f"fuzz: {FUZZ['cases']:,} cases ran")
+
+
 #: A Friday; every test scenario starts here with one-week steps.
 START = dt.date(2021, 1, 1)
 STEP_DAYS = 7

@@ -1,0 +1,245 @@
+"""Memory estimates: what a run needs, checked before it starts.
+
+An ensemble needs memory for three things:
+
+* **one block** of runs being stepped (missions, pending-measure ring buffers, each
+  relation's memory and scheduled decisions, the step's announcements): about
+  ``per_run_block`` bytes per run of the block, where the ring buffers grow with the
+  longest notice or deadline in steps. Blocks run one after another, so this is paid
+  once, whatever the number of runs; if a block of ``block_size`` runs would not fit in
+  :data:`BLOCK_BUDGET_SHARE` of the budget, the block is made smaller (results do not
+  depend on the block size);
+* **per-run results** (outcome, its step, final staff, staff lost, acts, ...) for every
+  run, about ``16 + 4 x missions + 16 x states`` bytes, doubled while the blocks are
+  joined and the summary is computed, and the per-run table when results are written;
+* **trajectories**, if kept: ``runs x steps x missions x 4`` bytes, plus a copy of the
+  same size while ``trajectories.npz`` is written.
+
+The budget is :func:`memory_budget`: ``SIM_MEMORY_BUDGET`` (bytes, or with a unit such
+as ``8GiB``) if set, else 80% of the memory the kernel reports as available
+(``MemAvailable`` in ``/proc/meminfo``; the physical memory where that is missing). A
+run whose estimate exceeds the budget is refused before it starts, with a message that
+says how much it needs and what to do.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+from sim.policies import COMMON_PARAMS
+from sim.scenario import Scenario
+
+__all__ = [
+    "BLOCK_BUDGET_SHARE",
+    "Estimate",
+    "ResourceError",
+    "available_memory",
+    "estimate",
+    "format_bytes",
+    "memory_budget",
+    "plan_block_size",
+]
+
+#: Most run-steps one ensemble may take (at a few million run-steps a second, hours).
+MAX_RUN_STEPS = 10**11
+#: Largest share of the budget one block may take.
+BLOCK_BUDGET_SHARE = 0.25
+#: Numpy temporaries made while a block steps, relative to its buffers.
+_TEMPORARIES = 1.5
+_UNITS = {"": 1, "b": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+
+
+class ResourceError(Exception):
+    """A run that would not fit in memory (or is absurdly large)."""
+
+
+def format_bytes(n: float) -> str:
+    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{int(n)} B"
+
+
+def available_memory() -> int:
+    """Bytes of memory available to a new allocation, as the kernel estimates it."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 8 * 2**30
+
+
+def parse_bytes(text: str) -> int:
+    """``"512MiB"``, ``"8G"``, ``"1000000"`` -> bytes."""
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?)\s*([kmgtKMGT]?)(?:i?[bB])?\s*", text)
+    if not match:
+        raise ValueError(f"expected a size such as 8GiB or 500000000, found {text!r}")
+    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+
+
+def memory_budget() -> int:
+    """Bytes a run may use: ``SIM_MEMORY_BUDGET`` if set, else 80% of available memory."""
+    given = os.environ.get("SIM_MEMORY_BUDGET")
+    if given:
+        try:
+            return parse_bytes(given)
+        except ValueError as exc:
+            raise ResourceError(f"SIM_MEMORY_BUDGET: {exc}") from None
+    return int(0.8 * available_memory())
+
+
+def ring_depth(scenario: Scenario) -> int:
+    """Depth of the pending-measure ring buffers (as :class:`~sim.model.EscalationModel`)."""
+    depth = 2
+    for ev in scenario.events:
+        depth = max(depth, ev.deadline_step - ev.step + 1)
+    for st in scenario.states.values():
+        for values in st.policies.values():
+            depth = max(depth, values.get("notice", COMMON_PARAMS["notice"].default) + 1)
+    return depth
+
+
+def per_run_block_bytes(scenario: Scenario) -> int:
+    """Bytes one run takes in a block being stepped."""
+    m = len(scenario.missions)
+    s = len(scenario.states)
+    depth = ring_depth(scenario)
+    own = any(ev.own for ev in scenario.events)
+    # Ring buffers: expel, restore, posts, cap, ceiling (int32), visa (float64),
+    # suspend (bool), hostile (int16); a copy of six of them for own measures.
+    ring = depth * m * (5 * 4 + 8 + 1 + 2 + (4 * 4 + 8 + 1 if own else 0))
+    # Staff, limits, pending sums, removed/restored; announcements; forecast snapshot.
+    missions = m * (5 * 4 + 2 * 8 + 1 + 4 * 4 + 3 * 8 + 7 * 8 + 2 + 8)
+    relations = 0
+    for st in scenario.states.values():
+        for values in st.policies.values():
+            lag = values.get("lag", COMMON_PARAMS["lag"].default)
+            relations += (lag[1] + 1) * (8 + 1 + 8) + 9 * 8 + 3
+    per_run = 8 * 3 + 1 + 4 + 8 + 1 + 1 + 2 + s * 2 * 4 + s * 8
+    return int(_TEMPORARIES * (ring + missions + relations + per_run))
+
+
+def per_run_result_bytes(scenario: Scenario, writing: bool = False) -> int:
+    """Bytes each run's results take once the ensemble is joined (and written)."""
+    m, s = len(scenario.missions), len(scenario.states)
+    kept = 8 + 1 + 4 + 4 * m + 8 * s + 2 * 4 * s + 1 + 2
+    joined = 2 * kept + 8 * 4  # blocks joined, and the summary's temporaries
+    # The per-run table (with a date object per run) and its Arrow copy.
+    table = 2 * (8 + 1 + 9 + 8 + 48 + 8 + 1 + 2 + 4 * m + 8 * s + 8 * s) if writing else 0
+    return joined + table
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Memory a run needs, in bytes, by part."""
+
+    runs: int
+    block_size: int
+    block: int
+    results: int
+    trajectories: int
+    budget: int
+
+    @property
+    def total(self) -> int:
+        return self.block + self.results + self.trajectories
+
+    @property
+    def fits(self) -> bool:
+        return self.total <= self.budget
+
+    def describe(self) -> str:
+        parts = [f"{format_bytes(self.block)} for a block of {self.block_size:,} runs"]
+        parts.append(f"{format_bytes(self.results)} for the per-run results")
+        if self.trajectories:
+            parts.append(f"{format_bytes(self.trajectories)} for the trajectories")
+        return f"{format_bytes(self.total)} ({', '.join(parts)})"
+
+
+def plan_block_size(scenario: Scenario, block_size: int, budget: int | None = None) -> int:
+    """The block size to use: ``block_size``, or fewer runs if a block would not fit."""
+    budget = memory_budget() if budget is None else budget
+    per_run = per_run_block_bytes(scenario)
+    fitting = int(BLOCK_BUDGET_SHARE * budget) // max(per_run, 1)
+    return max(1, min(block_size, fitting))
+
+
+def estimate(
+    scenario: Scenario,
+    runs: int,
+    block_size: int,
+    *,
+    keep_trajectories: bool = False,
+    writing: bool = False,
+    budget: int | None = None,
+) -> Estimate:
+    """What running ``runs`` runs of ``scenario`` would need (see the module's docstring)."""
+    budget = memory_budget() if budget is None else budget
+    block = min(plan_block_size(scenario, block_size, budget), runs)
+    traj = runs * scenario.n_steps * len(scenario.missions) * 4 if keep_trajectories else 0
+    if writing:
+        traj *= 2  # the (runs, steps, missions) copy written to trajectories.npz
+    return Estimate(
+        runs=runs,
+        block_size=block,
+        block=block * per_run_block_bytes(scenario),
+        results=runs * per_run_result_bytes(scenario, writing),
+        trajectories=traj,
+        budget=budget,
+    )
+
+
+def check(
+    scenario: Scenario,
+    runs: int,
+    block_size: int,
+    *,
+    keep_trajectories: bool = False,
+    writing: bool = False,
+    budget: int | None = None,
+) -> Estimate:
+    """The estimate, or :class:`ResourceError` if the run would not fit in the budget."""
+    if runs * scenario.n_steps > MAX_RUN_STEPS:
+        raise ResourceError(
+            f"{runs:,} runs of {scenario.n_steps:,} steps is {runs * scenario.n_steps:,} "
+            f"run-steps, more than the {MAX_RUN_STEPS:,} one ensemble may take (days of "
+            "computing): use fewer runs or a shorter horizon"
+        )
+    est = estimate(
+        scenario,
+        runs,
+        block_size,
+        keep_trajectories=keep_trajectories,
+        writing=writing,
+        budget=budget,
+    )
+    if est.fits:
+        return est
+    advice = []
+    without = est.total - est.trajectories
+    if est.trajectories and without <= est.budget:
+        most = int(runs * (est.budget - without) / est.trajectories)
+        advice.append(
+            "drop the trajectories (run --no-trajectories, or keep_trajectories=False in "
+            f"Python), or keep them for at most about {most:,} runs"
+        )
+    else:
+        per_run = max(1, (est.results + est.trajectories) // runs)
+        most = max(0, (est.budget - est.block) // per_run)
+        advice.append(
+            f"use fewer runs (about {most:,} fit)"
+            + (" or drop the trajectories (--no-trajectories)" if est.trajectories else "")
+        )
+    raise ResourceError(
+        f"{runs:,} runs of {scenario.name} would need about {est.describe()}, but only "
+        f"{format_bytes(est.budget)} may be used (80% of available memory, or "
+        f"SIM_MEMORY_BUDGET): {'; '.join(advice)}"
+    )
