@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bar on stderr, also under Jupyter
 
 from sim import resources
 from sim.model import OUTCOMES, BlockResult, EscalationModel

@@ -273,6 +273,7 @@ def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any], source: str)
                     node = node[int(part)]
             elif isinstance(node, dict):
                 if last:
+                    _switch_kind(node, parts, value)
                     node[part] = value
                 else:
                     node = node.setdefault(part, {})
@@ -282,6 +283,32 @@ def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any], source: str)
     if problems:
         raise ScenarioError(source, problems)
     return out
+
+
+def _switch_kind(table: dict[str, Any], parts: list[str], value: Any) -> None:
+    """Setting a policy table's ``kind`` drops the old kind's own parameters.
+
+    ``--set states.us.policy.kind=generous`` on a proportional policy then means "use
+    generous instead", not "generous with a ratio it does not have". Common parameters
+    (noise, lag, ...) stay.
+    """
+    is_policy = (
+        len(parts) >= 4
+        and parts[0] == "states"
+        and (
+            (len(parts) == 4 and parts[2] == "policy") or (len(parts) == 5 and parts[2] == "toward")
+        )
+    )
+    if not is_policy or parts[-1] != "kind":
+        return
+    old = table.get("kind", "scripted")
+    if not isinstance(old, str) or not isinstance(value, str) or old == value:
+        return
+    old_cls, new_cls = POLICIES.get(old), POLICIES.get(value)
+    if old_cls is None or new_cls is None:
+        return  # validation reports the unknown kind
+    for key in set(old_cls.params) - set(new_cls.params):
+        table.pop(key, None)
 
 
 # --------------------------------------------------------------- validation

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bar on stderr, also under Jupyter
 
 from sim.model import OUTCOMES
 from sim.policies import plugin_state, restore_plugins

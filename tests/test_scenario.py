@@ -208,6 +208,13 @@ class TestOverrides:
         assert sc.states["us"].policies["russia"]["ratio"] == 1.0  # the original is untouched
         assert changed.overrides["events.0.size"] == 3
 
+    def test_setting_a_policy_kind_drops_the_old_kinds_parameters(self):
+        sc = scenario_from_dict(base())
+        changed = sc.with_overrides({"states.us.policy.kind": "generous"})
+        assert changed.states["us"].policies["russia"] == {"kind": "generous"}
+        same = sc.with_overrides({"states.us.policy.kind": "proportional"})
+        assert same.states["us"].policies["russia"]["ratio"] == 1.0
+
     def test_bad_index_and_bad_value(self):
         sc = scenario_from_dict(base())
         with pytest.raises(ScenarioError) as info:
