@@ -184,12 +184,11 @@ class Scenario:
 
 
 # ------------------------------------------------------------------ loading
-def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
-    """Read, override and validate a scenario file. Raises :class:`ScenarioError`."""
-    source = str(path)
-    p = Path(path)
+def read_toml(path: str | Path, source: str | None = None) -> dict[str, Any]:
+    """A TOML file's document, or a :class:`ScenarioError` that says why it cannot be read."""
+    source = str(path) if source is None else source
     try:
-        text = p.read_bytes()
+        text = Path(path).read_bytes()
     except FileNotFoundError:
         raise ScenarioError(source, [Problem("", "no such file")]) from None
     except IsADirectoryError:
@@ -207,6 +206,13 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
             source, [Problem("", "is not valid TOML here: tables or arrays nested too deeply")]
         ) from None
     check_depth(raw, source)
+    return raw
+
+
+def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
+    """Read, override and validate a scenario file. Raises :class:`ScenarioError`."""
+    source = str(path)
+    raw = read_toml(path, source)
     if overrides:
         raw = apply_overrides(raw, overrides, source)
     return scenario_from_dict(raw, source, dict(overrides or {}))

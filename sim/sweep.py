@@ -27,7 +27,6 @@ import os
 import signal
 import sys
 import time
-import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +40,7 @@ from sim.model import OUTCOMES
 from sim.policies import plugin_state, restore_plugins
 from sim.results import INCOMPLETE, OutputError, atomic_write, prepare_output_dir, versions
 from sim.runner import check_stop, run_ensemble
-from sim.scenario import Scenario, ScenarioError, check_depth, scenario_from_dict
+from sim.scenario import Problem, Scenario, ScenarioError, read_toml, scenario_from_dict
 
 __all__ = [
     "DESIGNS",
@@ -212,14 +211,14 @@ class SweepSpec:
             from SALib.sample import sobol as sobol_sample
 
             unit = sobol_sample.sample(
-                self._problem(unit=True), self.samples, calc_second_order=False, seed=self.seed
+                self.Problem(unit=True), self.samples, calc_second_order=False, seed=self.seed
             )
         return [
             {p.path: _from_unit(p, u) for p, u in zip(self.params, row, strict=True)}
             for row in unit
         ]
 
-    def _problem(self, unit: bool = False) -> dict:
+    def Problem(self, unit: bool = False) -> dict:
         """The SALib problem (bounds of the ranges; the unit cube if ``unit``)."""
         return {
             "num_vars": len(self.params),
@@ -258,65 +257,34 @@ def load_sweep_file(path: str | Path) -> tuple[dict, str, dict]:
     the sweep file).
     """
     source = str(path)
-    raw = _read_toml(Path(path), source)
+    raw = read_toml(path, source)
     table = raw.get("sweep", {})
     if not isinstance(table, dict):
-        raise ScenarioError(source, [_problem("sweep", "expected a [sweep] table")])
+        raise ScenarioError(source, [Problem("sweep", "expected a [sweep] table")])
     unknown = set(table) - SWEEP_KEYS
     if unknown:
         known = ", ".join(sorted(SWEEP_KEYS))
         raise ScenarioError(
             source,
-            [_problem(f"sweep.{k}", f"unknown key; known: {known}") for k in sorted(unknown)],
+            [Problem(f"sweep.{k}", f"unknown key; known: {known}") for k in sorted(unknown)],
         )
     if "scenario" in table:
         if not isinstance(table["scenario"], str) or not table["scenario"].strip():
             raise ScenarioError(
                 source,
-                [_problem("sweep.scenario", "expected the scenario file's name (a string)")],
+                [Problem("sweep.scenario", "expected the scenario file's name (a string)")],
             )
         target = Path(path).parent / table["scenario"]
         scenario_source = str(target)
         if not target.exists():
             raise ScenarioError(
-                source, [_problem("sweep.scenario", f"no such file {target}")]
+                source, [Problem("sweep.scenario", f"no such file {target}")]
             ) from None
-        scenario_raw = _read_toml(target, scenario_source)
+        scenario_raw = read_toml(target, scenario_source)
     else:
         scenario_raw = {k: v for k, v in raw.items() if k != "sweep"}
         scenario_source = source
     return scenario_raw, scenario_source, table
-
-
-def _read_toml(path: Path, source: str) -> dict:
-    """A TOML file's document, or a :class:`ScenarioError` saying why it cannot be read."""
-    try:
-        text = path.read_bytes().decode("utf-8")
-        raw = tomllib.loads(text)
-    except FileNotFoundError:
-        raise ScenarioError(source, [_problem("", "no such file")]) from None
-    except IsADirectoryError:
-        raise ScenarioError(
-            source, [_problem("", "is a directory, expected a TOML file")]
-        ) from None
-    except OSError as exc:
-        raise ScenarioError(source, [_problem("", f"cannot be read: {exc.strerror}")]) from None
-    except UnicodeDecodeError:
-        raise ScenarioError(source, [_problem("", "is not UTF-8 text")]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(source, [_problem("", f"is not valid TOML: {exc}")]) from None
-    except RecursionError:
-        raise ScenarioError(
-            source, [_problem("", "is not valid TOML here: tables or arrays nested too deeply")]
-        ) from None
-    check_depth(raw, source)
-    return raw
-
-
-def _problem(path: str, message: str):
-    from sim.scenario import Problem
-
-    return Problem(path, message)
 
 
 # ---------------------------------------------------------------- points
@@ -635,7 +603,7 @@ def _sobol(spec: SweepSpec, table: pd.DataFrame) -> dict | None:
 
     if (table["status"] != "ok").any():
         return None  # Sobol estimators need every point of the design
-    problem = spec._problem()
+    problem = spec.Problem()
     out = {}
     for name in ("spiral", "de_escalation"):
         y = table[f"p_{name}"].to_numpy(dtype=float)
