@@ -332,7 +332,7 @@ def test_killed_sweep_resumes_with_every_point_exactly_once(tmp_path):
         sys.executable, "-m", "sim", "sweep", str(MAIN),
         "--param", "states.us.policy.ratio=0.6:1.4:6",
         "--param", "states.russia.policy.respond_prob=0.3:0.9:5",
-        "--runs", "500", "--workers", "1", "--out", str(out), "--quiet",
+        "--runs", "1500", "--workers", "1", "--out", str(out), "--quiet",
     ]  # fmt: skip
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -362,7 +362,7 @@ def test_killed_sweep_resumes_with_every_point_exactly_once(tmp_path):
             parse_param("states.us.policy.ratio=0.6:1.4:6"),
             parse_param("states.russia.policy.respond_prob=0.3:0.9:5"),
         ],
-        runs=500,
+        runs=1500,
         seed=load_scenario(MAIN).seed,
     )
     fresh = run_sweep(load_scenario(MAIN), spec)
