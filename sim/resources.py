@@ -118,9 +118,14 @@ def per_run_block_bytes(scenario: Scenario) -> int:
     ring = depth * m * (5 * 4 + 8 + 1 + 2 + (4 * 4 + 8 + 1 if own else 0))
     # Staff, limits, pending sums, removed/restored; announcements; forecast snapshot.
     missions = m * (5 * 4 + 2 * 8 + 1 + 4 * 4 + 3 * 8 + 7 * 8 + 2 + 8)
+    # A relation exists only between states with a mission in one direction or the other.
+    linked = {(mi.sender, mi.host) for mi in scenario.missions.values()}
+    linked |= {(host, sender) for sender, host in linked}
     relations = 0
-    for st in scenario.states.values():
-        for values in st.policies.values():
+    for sid, st in scenario.states.items():
+        for other, values in st.policies.items():
+            if (sid, other) not in linked:
+                continue
             lag = values.get("lag", COMMON_PARAMS["lag"].default)
             relations += (lag[1] + 1) * (8 + 1 + 8) + 9 * 8 + 3
     per_run = 8 * 3 + 1 + 4 + 8 + 1 + 1 + 2 + s * 2 * 4 + s * 8

@@ -40,7 +40,14 @@ from sim.model import OUTCOMES
 from sim.policies import plugin_state, restore_plugins
 from sim.results import INCOMPLETE, OutputError, atomic_write, prepare_output_dir, versions
 from sim.runner import check_stop, run_ensemble
-from sim.scenario import Problem, Scenario, ScenarioError, read_toml, scenario_from_dict
+from sim.scenario import (
+    Problem,
+    Scenario,
+    ScenarioError,
+    read_toml,
+    resolve_events_file,
+    scenario_from_dict,
+)
 
 __all__ = [
     "DESIGNS",
@@ -284,6 +291,8 @@ def load_sweep_file(path: str | Path) -> tuple[dict, str, dict]:
     else:
         scenario_raw = {k: v for k, v in raw.items() if k != "sweep"}
         scenario_source = source
+    # An events_file's rows become [[events]] here, before any --set or sweep point.
+    scenario_raw = resolve_events_file(scenario_raw, scenario_source)
     return scenario_raw, scenario_source, table
 
 

@@ -29,6 +29,7 @@ import io
 import json
 import math
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -350,6 +351,7 @@ def test_mutated_shipped_scenarios(shipped, tmp_path):
     doc = tomllib.loads(shipped.read_text())
     rng = random.Random(f"fuzz:{shipped.name}")
     cases = special_cases(doc) + mutations(doc, rng, MUTATIONS_PER_SCENARIO)
+    _copy_events(tmp_path)
     codes = []
     for i, (label, mutated) in enumerate(cases):
         path = tmp_path / f"case{i:04d}.toml"
@@ -364,6 +366,7 @@ def test_mutated_shipped_scenarios(shipped, tmp_path):
 @pytest.mark.parametrize("shipped", SHIPPED, ids=lambda p: p.stem)
 def test_damaged_shipped_files(shipped, tmp_path):
     rng = random.Random(f"text:{shipped.name}")
+    _copy_events(tmp_path)
     for i, (label, data) in enumerate(
         text_cases(shipped.read_text(), rng, TEXT_CASES_PER_SCENARIO)
     ):
@@ -373,6 +376,72 @@ def test_damaged_shipped_files(shipped, tmp_path):
             check_run(path)
         except AssertionError as exc:
             raise AssertionError(f"{shipped.name}, {label}: {exc}") from None
+
+
+def _copy_events(tmp_path: Path) -> None:
+    """The events CSV files next to the copies, where ``events_file`` looks for them."""
+    shutil.copytree(ROOT / "scenarios" / "events", tmp_path / "events")
+
+
+CSV_SCENARIO = ROOT / "scenarios" / "us_russia_2016_2023_replay.toml"
+
+
+def test_damaged_events_csv(tmp_path):
+    """A damaged events CSV is exit 2, naming the CSV file, never a traceback."""
+    csv_text = (ROOT / "scenarios" / "events" / "us_russia_2016_2023.csv").read_text()
+    rng = random.Random("text:events.csv")
+    (tmp_path / "events").mkdir()
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(CSV_SCENARIO.read_text())
+    target = tmp_path / "events" / "us_russia_2016_2023.csv"
+    lines = csv_text.splitlines(keepends=True)
+    cases = [
+        ("empty file", b""),
+        ("binary garbage", bytes(range(256)) * 4),
+        ("utf-16", csv_text.encode("utf-16")),
+        ("NUL", csv_text[:500].encode() + b"\x00" + csv_text[500:].encode()),
+        ("open quote", (csv_text + '2023-12-01,"us\n').encode()),
+        ("header only", lines[0].encode()),
+        ("no header", "".join(lines[1:]).encode()),
+    ]
+    for _ in range(TEXT_CASES_PER_SCENARIO):
+        op = rng.choice(["truncate", "delete", "swap", "garbage", "cell"])
+        if op == "truncate":
+            at = rng.randrange(len(csv_text))
+            cases.append((f"truncated at {at}", csv_text[:at].encode()))
+        elif op == "delete":
+            i = rng.randrange(len(lines))
+            cases.append((f"line {i} deleted", "".join(lines[:i] + lines[i + 1 :]).encode()))
+        elif op == "swap":
+            i, j = sorted(rng.sample(range(len(lines)), 2))
+            swapped = [*lines]
+            swapped[i], swapped[j] = swapped[j], swapped[i]
+            cases.append((f"lines {i} and {j} swapped", "".join(swapped).encode()))
+        elif op == "garbage":
+            at = rng.randrange(len(csv_text))
+            junk = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 12)))
+            cases.append(
+                (f"garbage at {at}", csv_text[:at].encode() + junk + csv_text[at:].encode())
+            )
+        else:
+            i = rng.randrange(1, len(lines))
+            cells = lines[i].split(",")
+            k = rng.randrange(len(cells))
+            cells[k] = rng.choice(["", "x", "-5", "1e400", "nan", "2021-02-30", "us:", '"'])
+            cases.append(
+                (
+                    f"line {i} cell {k}",
+                    "".join([*lines[:i], ",".join(cells), *lines[i + 1 :]]).encode(),
+                )
+            )
+    for label, data in cases:
+        target.write_bytes(data)
+        try:
+            if check_run(scenario) == 2:
+                _, _, err = cli("validate", scenario)
+                assert str(target) in err or "events_file" in err, err
+        except AssertionError as exc:
+            raise AssertionError(f"events CSV, {label}: {exc}") from None
 
 
 def test_missing_file_directory_and_unreadable(tmp_path):

@@ -232,3 +232,163 @@ class TestOverrides:
         sc = load_scenario(path, {"scenario.runs": 42})
         assert sc.runs == 42
         assert sc.source == str(path)
+
+
+# ------------------------------------------------------------- events in a CSV file
+HEADER = "date,actor,target,action,size,deadline,source,note\n"
+ROW = "2021-01-13,us,russia,expel,10,2021-02-10,[A-x],first\n"
+
+
+def csv_scenario(tmp_path, text: str | bytes, **meta) -> str:
+    """A scenario in tmp_path whose events_file is events/e.csv holding ``text``."""
+    import tomli_w
+
+    raw = base()
+    del raw["events"]
+    raw["scenario"]["events_file"] = "events/e.csv"
+    raw["scenario"].update(meta)
+    (tmp_path / "events").mkdir(exist_ok=True)
+    data = text if isinstance(text, bytes) else text.encode()
+    (tmp_path / "events" / "e.csv").write_bytes(data)
+    path = tmp_path / "s.toml"
+    path.write_text(tomli_w.dumps(raw))
+    return str(path)
+
+
+def csv_problems(path: str) -> dict[str, str]:
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert info.value.source == path
+    return {p.path: p.message for p in info.value.problems}
+
+
+class TestEventsCsv:
+    def test_rows_become_events(self, tmp_path):
+        text = (
+            "date,actor,target,action,size,deadline,source,note,level,mission\n"
+            "# a comment row\n" + ROW + "\n"
+            "2021-01-20,russia,us,cap,,,[A-y],,90,\n"
+            "2021-01-27,us,us,close_consulate,,2021-03-01,[A-z],own,,us:russia\n"
+        )
+        sc = load_scenario(csv_scenario(tmp_path, text))
+        kinds = [(e.kind, e.mission, e.size, e.level, e.own) for e in sc.events]
+        assert kinds == [
+            (Kind.EXPEL, "russia_in_us", 10, None, False),
+            (Kind.CAP, "us_in_russia", None, 90, False),
+            (Kind.CLOSE_CONSULATE, "us_in_russia", 1, None, True),
+        ]
+        assert sc.events[0].note == "first" and sc.events[1].note == ""
+        assert "events_file" not in sc.raw["scenario"]
+
+    def test_round_trip_through_the_resolved_toml(self, tmp_path):
+        path = csv_scenario(tmp_path, HEADER + ROW)
+        sc = load_scenario(path)
+        (tmp_path / "resolved.toml").write_text(sc.to_toml())
+        (tmp_path / "events" / "e.csv").unlink()  # the resolved scenario stands alone
+        again = load_scenario(tmp_path / "resolved.toml")
+        assert again.raw == sc.raw
+        assert [vars(e) for e in again.events] == [vars(e) for e in sc.events]
+
+    def test_results_of_a_run_load_again(self, tmp_path):
+        import sim
+
+        sc = load_scenario(csv_scenario(tmp_path, HEADER + ROW))
+        ens = sim.run(sc, runs=3, seed=1)
+        ens.save(tmp_path / "out")
+        (tmp_path / "events" / "e.csv").unlink()
+        back = sim.load_results(tmp_path / "out")
+        assert [vars(e) for e in back.scenario.events] == [vars(e) for e in sc.events]
+
+    def test_toml_events_follow_the_csv_rows_and_set_uses_the_merged_index(self, tmp_path):
+        import tomli_w
+
+        path = csv_scenario(tmp_path, HEADER + ROW)
+        raw = tomllib.loads(open(path).read())
+        raw["events"] = [{**base()["events"][0], "date": dt.date(2021, 2, 3), "size": 4}]
+        (tmp_path / "s.toml").write_text(tomli_w.dumps(raw))
+        sc = load_scenario(path, {"events.0.size": 7, "events.1.size": 5})
+        assert [e.size for e in sc.events] == [7, 5]
+        raw["events"][0]["date"] = dt.date(2021, 1, 7)  # before the CSV's row
+        (tmp_path / "s.toml").write_text(tomli_w.dumps(raw))
+        assert "date order" in csv_problems(path)["events.1.date"]
+
+    def test_cell_problems_name_file_row_and_column(self, tmp_path):
+        text = HEADER + (
+            "2021-01-13,usa,russia,expell,ten,2021-02-10,[A-x],\n"  # row 2
+            "2021-13-01,us,russia,expel,10,,[A-x],\n"  # row 3
+            "2021-01-20,us,russia,expel,0,2021-01-19,,\n"  # row 4
+            "2021-01-21,us,russia,cap,5,,[A-x],\n"  # row 5
+        )
+        path = csv_scenario(tmp_path, text)
+        found = csv_problems(path)
+        f = str(tmp_path / "events" / "e.csv")
+        assert "did you mean 'us'" in found[f"{f}: row 2, column actor"]
+        assert "did you mean 'expel'" in found[f"{f}: row 2, column action"]
+        assert found[f"{f}: row 2, column size"] == "expected a whole number, found 'ten'"
+        assert "YYYY-MM-DD" in found[f"{f}: row 3, column date"]
+        assert ">= 1" in found[f"{f}: row 4, column size"]
+        assert "after 2021-01-20" in found[f"{f}: row 4, column deadline"]
+        assert "required" in found[f"{f}: row 4, column source"]
+        assert "not used" in found[f"{f}: row 5, column size"]
+        assert "required" in found[f"{f}: row 5, column level"]
+
+    def test_mission_cell_and_extra_cells(self, tmp_path):
+        text = (
+            "date,actor,target,action,size,deadline,source,note,mission\n"
+            "2021-01-13,us,us,close_consulate,1,,[A-x],,us-russia\n"
+            "2021-01-14,us,us,close_consulate,1,,[A-x],,\n"
+            "2021-01-15,us,russia,expel,1,,[A-x],,,surplus\n"
+        )
+        found = csv_problems(csv_scenario(tmp_path, text))
+        f = str(tmp_path / "events" / "e.csv")
+        assert "sender:host" in found[f"{f}: row 2, column mission"]
+        assert "us:russia" in found[f"{f}: row 3, column target"]
+        assert "at most 9 cells" in found[f"{f}: row 4"]
+
+    @pytest.mark.parametrize(
+        ("text", "where", "words"),
+        [
+            (
+                "dat,actor,target,action,size,deadline,source,note\n",
+                "row 1, column 1",
+                "did you mean 'date'",
+            ),
+            (
+                "date,actor,target,action,size,source\n",
+                "row 1",
+                "lacks the column(s) deadline, note",
+            ),
+            (
+                "date,date,actor,target,action,size,deadline,source,note\n",
+                "row 1, column 2",
+                "named twice",
+            ),
+            ("", None, "is empty"),
+            ("# only a comment\n\n", None, "is empty"),
+            (b"date,actor\n\xff\xfe\n", None, "not UTF-8 text (line 2)"),
+            (HEADER + '2021-01-13,"us\n', "row 2", "not valid CSV"),
+        ],
+    )
+    def test_file_problems(self, tmp_path, text, where, words):
+        found = csv_problems(csv_scenario(tmp_path, text))
+        f = str(tmp_path / "events" / "e.csv")
+        key = f"{f}: {where}" if where else f
+        assert words in found[key], found
+
+    def test_missing_file_directory_and_bad_value(self, tmp_path):
+        path = csv_scenario(tmp_path, HEADER)
+        (tmp_path / "events" / "e.csv").unlink()
+        assert "no such file" in csv_problems(path)[str(tmp_path / "events" / "e.csv")]
+        path = csv_scenario(tmp_path, HEADER, events_file="events")
+        assert "directory" in csv_problems(path)[str(tmp_path / "events")]
+        path = csv_scenario(tmp_path, HEADER, events_file=3)
+        assert "path of a CSV file" in csv_problems(path)["scenario.events_file"]
+
+    def test_cli_prints_file_row_and_column_with_exit_2(self, tmp_path, capsys):
+        from sim.cli import main
+
+        path = csv_scenario(tmp_path, HEADER + "2021-01-13,us,russia,expel,x,,[A-x],\n")
+        assert main(["validate", path]) == 2
+        err = capsys.readouterr().err
+        assert f"  {path}: {tmp_path / 'events' / 'e.csv'}: row 2, column size: " in err
+        assert "Traceback" not in err

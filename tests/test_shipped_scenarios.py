@@ -219,3 +219,40 @@ class TestSkripalForecast:
         assert p[1] - p[0] >= -tol
         assert p[2] - p[1] >= -tol
         assert p[2] >= p[0]
+
+
+@pytest.fixture(scope="module")
+def replay_csv():
+    sc = load_scenario(SCENARIOS / "us_russia_2016_2023_replay.toml")
+    model = EscalationModel(sc, runs=np.arange(1), keep_trajectories=True)
+    model.run()
+    return sc, model.trajectories
+
+
+class TestReplay2016To2023FromCsv:
+    """The replay whose events are the rows of scenarios/events/us_russia_2016_2023.csv."""
+
+    def test_455_after_1_september_2017(self, replay_csv):
+        sc, traj = replay_csv
+        assert staff_on(traj, sc, "us_in_russia", dt.date(2017, 9, 1)) == 455
+        assert staff_on(traj, sc, "us_in_russia", dt.date(2017, 12, 31)) == 455
+
+    def test_about_120_after_august_2021(self, replay_csv):
+        sc, traj = replay_csv
+        for day in (dt.date(2021, 8, 2), dt.date(2021, 8, 27), dt.date(2021, 12, 31)):
+            assert abs(staff_on(traj, sc, "us_in_russia", day) - 120) <= 10
+
+    def test_same_levels_as_the_2016_2021_replay_through_2021(self, replay, replay_csv):
+        sc, traj = replay
+        sc2, traj2 = replay_csv
+        assert sc2.start == sc.start and sc2.step_days == sc.step_days
+        n = sc.n_steps
+        assert (traj2[:n, :, 0] == traj[:n, :, 0]).all()
+
+    def test_the_rounds_after_2021(self, replay_csv):
+        sc, traj = replay_csv
+        # A31 (1) and A40 (2) on the US; A28 (27 + 28), A32 (1), A33 (12), A37 (30) and
+        # A41 (2) on Russia.
+        assert staff_on(traj, sc, "us_in_russia", dt.date(2023, 12, 31)) == 122 - 1 - 2
+        expected = 361 - 27 - 28 - 1 - 12 - 30 - 2
+        assert staff_on(traj, sc, "russia_in_us", dt.date(2023, 12, 31)) == expected
