@@ -10,6 +10,7 @@ step and results never depend on agent order.
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING
 
 import mesa
@@ -33,6 +34,7 @@ _SLOTS = (
     "reciprocate",
     "conciliate",
     "conciliate_size",
+    "escalate",
 )
 
 
@@ -60,11 +62,18 @@ class Relation:
         self.obs_m = obs_m
         self.policy: Policy = make_policy(values)
         p = self.policy
+        # Parameters may be arrays over runs (drawn per run, sim.distributions).
         self.lag_min, self.lag_max = p.lag
-        self.depth = self.lag_max + 1
+        self.depth = int(np.max(self.lag_max)) + 1
         self.rank = np.full(len(Kind), len(HOSTILE_KINDS) + 1, dtype=np.int8)
         for position, label in enumerate(p.ladder):
             self.rank[Kind.from_label(label)] = position
+        # One rung up the ladder from each instrument (the top rung and instruments off the
+        # ladder stay where they are).
+        self.next_rung = np.arange(len(Kind), dtype=np.int8)
+        rungs = [Kind.from_label(label) for label in p.ladder]
+        for lower, upper in itertools.pairwise(rungs):
+            self.next_rung[lower] = upper
         years = step_days / 365.25
         self.p_provoke = -np.expm1(-p.provocation_rate * years)
         self.p_conciliate = -np.expm1(-p.conciliation_rate * years)
@@ -164,11 +173,13 @@ class StateAgent(mesa.Agent):
             their_total = np.zeros(runs, dtype=np.int32)
         perceived = true_size
         hit = true_size > 0
-        if p.noise > 0 and hit.any():
+        if np.any(p.noise > 0) and hit.any():
             z = streams.normal(t, rel.slots["noise"])
             # A perceived size is a head count: the nearest whole number (so small acts
             # can go unnoticed), median-unbiased whatever the response then rounds.
             perceived = np.where(hit, np.rint(true_size * np.exp(p.noise * z)), 0.0)
+            if not np.all(p.noise > 0):  # per-run noise: runs without it see true sizes
+                perceived = np.where(p.noise > 0, perceived, true_size)
         rel.grievance += perceived
         rel.quiet = np.where(hit, 0, rel.quiet + 1)
         rel.since_conciliation += 1
@@ -187,20 +198,23 @@ class StateAgent(mesa.Agent):
         size, kind = p.respond(obs)
         size = np.asarray(size, dtype=float)
         kind = np.where(kind == Kind.NONE, np.int8(Kind.EXPEL), kind).astype(np.int8)
+        if np.any(p.escalate_instrument > 0):
+            shift = streams.uniform(t, rel.slots["escalate"]) < p.escalate_instrument
+            kind = np.where(shift, rel.next_rung[kind], kind).astype(np.int8)
 
         # Answer conciliation; a state that reciprocates this step does not also retaliate.
         reciprocating = np.zeros(runs, dtype=bool)
-        if p.reciprocate > 0 and (concil_seen > 0).any():
+        if np.any(p.reciprocate > 0) and (concil_seen > 0).any():
             reciprocating = concil_seen > 0
-            if p.reciprocate < 1:
+            if np.any(p.reciprocate < 1):
                 reciprocating &= streams.uniform(t, rel.slots["reciprocate"]) < p.reciprocate
             size = np.where(reciprocating, 0.0, size)
 
         acting = whole_staff(size) >= 1
-        if p.respond_prob < 1 and acting.any():
+        if np.any(p.respond_prob < 1) and acting.any():
             acting &= streams.uniform(t, rel.slots["respond"]) < p.respond_prob
         if acting.any() or reciprocating.any():
-            if rel.lag_min == rel.lag_max:
+            if np.all(rel.lag_min == rel.lag_max):
                 lag = rel.lag_min
             else:
                 lag = streams.integers(t, rel.slots["lag"], rel.lag_min, rel.lag_max)
@@ -208,16 +222,16 @@ class StateAgent(mesa.Agent):
             rel.schedule(t, lag, np.where(reciprocating, np.maximum(concil_seen, 1.0), 0.0), None)
 
         unilateral = p.initiate(obs)
-        if rel.p_conciliate > 0:
+        if np.any(rel.p_conciliate > 0):
             u = streams.uniform(t, rel.slots["conciliate"])
             exo = u < rel.p_conciliate
             lo, hi = p.conciliation_size
             amount = lo if lo == hi else streams.integers(t, rel.slots["conciliate_size"], lo, hi)
             rel.schedule(t, 0, np.where(exo, amount, 0.0).astype(float), None)
         if unilateral.any():
-            step_size = float(getattr(p, "step_size", 1))
+            step_size = np.asarray(getattr(p, "step_size", 1), dtype=float)
             rel.schedule(t, 0, np.where(unilateral, step_size, 0.0), None)
-        if rel.p_provoke > 0:
+        if np.any(rel.p_provoke > 0):
             provoked = streams.uniform(t, rel.slots["provoke"]) < rel.p_provoke
             lo, hi = p.provocation_size
             amount = lo if lo == hi else streams.integers(t, rel.slots["provoke_size"], lo, hi)

@@ -385,6 +385,11 @@ def load_results(directory: str | Path) -> Result | SweepResult:
         ),
         trajectories=traj,
         wall_time=float(manifest.get("wall_time_s", 0.0)),
+        drawn={
+            name[len("param.") :]: table[name].to_numpy()
+            for name in table.columns
+            if name.startswith("param.")
+        },
     )
     return Result(ensemble)
 

@@ -16,12 +16,14 @@ same trajectory in a block of 1 or of 100,000.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import dataclass, field
 
 import mesa
 import numpy as np
 
 from sim.agents import Relation, StateAgent
+from sim.distributions import ParamDraws
 from sim.measures import NO_LIMIT, VISA_SPAN, Kind, Missions, whole_staff
 from sim.policies import COMMON_PARAMS
 from sim.rng import RunStreams, slot
@@ -50,6 +52,8 @@ class BlockResult:
     offer_accepted: np.ndarray  # bool: a conditional offer was accepted
     closed_mission: np.ndarray  # index of the watched mission whose closure made the spiral (-1)
     trajectories: np.ndarray | None  # (steps, missions, runs) total staff after each step
+    #: Per-run values of parameters drawn from distributions (or given), by dotted path.
+    drawn: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 class EscalationModel(mesa.Model):
@@ -65,6 +69,17 @@ class EscalationModel(mesa.Model):
         Overrides the scenario seed.
     keep_trajectories:
         Keep every mission's total staff after every step.
+    keep_announcements:
+        Keep every step's hostile announcements per mission (``announced``: size in
+        staff-equivalents; ``announced_kind``: the Kind of the largest act).
+    param_values:
+        Per-run values for this block's runs (one per run, in the order of ``runs``),
+        keyed by dotted path as in scenarios: ``states.<id>.policy.<key>``,
+        ``states.<id>.toward.<other>.<key>`` (which takes precedence over the ``policy``
+        path for that relation) or ``missions.<id>.diplomats|local_staff|consulates``.
+        They replace the scenario's value or distribution there. Parameters written as
+        distributions are drawn per run (:mod:`sim.distributions`); every per-run
+        value used is in ``drawn`` and in the :class:`BlockResult`.
     """
 
     def __init__(
@@ -73,6 +88,8 @@ class EscalationModel(mesa.Model):
         runs: np.ndarray | None = None,
         seed: int | None = None,
         keep_trajectories: bool = False,
+        keep_announcements: bool = False,
+        param_values: dict[str, np.ndarray] | None = None,
     ) -> None:
         seed = scenario.seed if seed is None else int(seed)
         # Mesa's own generators are seeded from the scenario too, though the model draws
@@ -83,6 +100,8 @@ class EscalationModel(mesa.Model):
         self.run_ids = np.arange(scenario.runs) if runs is None else np.asarray(runs)
         self.n_runs = len(self.run_ids)
         self.streams = RunStreams(seed, self.run_ids)
+        self.draws = ParamDraws(self.streams, self.n_runs, param_values)
+        self.drawn = self.draws.drawn
         self.t = 0
         self.forecast_step = scenario.forecast_step
         self.n_steps = scenario.n_steps
@@ -114,7 +133,14 @@ class EscalationModel(mesa.Model):
             }
             for m in specs
         ]
+        per_run = [
+            self.draws.mission_columns(m.id, fields)
+            for m, fields in zip(specs, initial, strict=True)
+        ]
         self.missions = Missions(initial, self.n_runs, depth)
+        for i, columns in enumerate(per_run):
+            for column, values in columns.items():
+                getattr(self.missions, column)[i] = values
 
         self.state_agents: dict[str, StateAgent] = {}
         for index, sid in enumerate(self.state_ids):
@@ -127,10 +153,12 @@ class EscalationModel(mesa.Model):
                 obs_m = by_pair.get((sid, other), -1)
                 if act_m < 0 and obs_m < 0:
                     continue
+                values = self.draws.policy(sid, other, values)
                 agent.relations[other] = Relation(
                     sid, other, act_m, obs_m, values, self.n_runs, scenario.step_days
                 )
             self.state_agents[sid] = agent
+        self.draws.check_used()
         self.relations: list[Relation] = [
             rel for agent in self.state_agents.values() for rel in agent.relations.values()
         ]
@@ -162,6 +190,15 @@ class EscalationModel(mesa.Model):
         self.prev_initiative = np.zeros((m, r))
         self.prev_kind = np.zeros((m, r), dtype=np.int8)
         self.prev_concil = np.zeros((m, r))
+        if scenario.recall_days == 0:
+            self.recall_from = dt.date.max  # nothing recalled
+        elif (scenario.forecast_start - dt.date.min).days <= scenario.recall_days:
+            self.recall_from = dt.date.min
+        else:
+            self.recall_from = scenario.forecast_start - dt.timedelta(days=scenario.recall_days)
+        self.recalled_size = np.zeros((m, r))
+        self.recalled_largest = np.zeros((m, r))
+        self.recalled_kind = np.zeros((m, r), dtype=np.int8)
 
         self.watched = np.array([m_index[mid] for mid in scenario.outcomes.missions], dtype=int)
         self.outcome = np.zeros(r, dtype=np.int8)
@@ -177,12 +214,27 @@ class EscalationModel(mesa.Model):
         self.trajectories = (
             np.zeros((self.n_steps, m, r), dtype=np.int32) if keep_trajectories else None
         )
+        # Every step's hostile announcements per mission (staff-equivalents, and the kind of
+        # the largest act): the event record of each run, which calibration compares with
+        # the historical one.
+        self.announced = (
+            np.zeros((self.n_steps, m, r), dtype=np.float32) if keep_announcements else None
+        )
+        self.announced_kind = (
+            np.zeros((self.n_steps, m, r), dtype=np.int8) if keep_announcements else None
+        )
 
     # ------------------------------------------------------------------ step
     def step(self) -> None:
         """Advance every run of the block by one step."""
         t = self.t
         if t == self.forecast_step:
+            # Acts of the last recall_days of history are perceived now, as if announced
+            # in the step before the forecast.
+            self.prev_size += self.recalled_size
+            self.prev_initiative += self.recalled_size
+            recalled = self.recalled_largest > 0
+            self.prev_kind = np.where(recalled, self.recalled_kind, self.prev_kind).astype(np.int8)
             self.lost_at_forecast = self.missions.removed.copy()
             level = self.scenario.outcomes.restored_level
             if level is not None and len(self.watched):
@@ -191,6 +243,9 @@ class EscalationModel(mesa.Model):
         self.agents.do("decide")
         self._announce_events(t)
         self._announce_decisions(t)
+        if self.announced is not None:
+            self.announced[t] = self.ann_size
+            self.announced_kind[t] = self.ann_kind
         executed = self.missions.apply_due(t)
         self._lapse_offers(executed)
         if t >= self.forecast_step:
@@ -250,6 +305,7 @@ class EscalationModel(mesa.Model):
             offer_accepted=self.offer_accepted.copy(),
             closed_mission=self.closed_mission.copy(),
             trajectories=self.trajectories,
+            drawn=dict(self.drawn),
         )
 
     # ----------------------------------------------------------- announcing
@@ -296,6 +352,24 @@ class EscalationModel(mesa.Model):
                 self._record(m, size, np.int8(ev.kind), t)
             else:
                 self.last_hostile[ones] = t
+                if ev.date >= self.recall_from:
+                    self._recall(m, size, ev.kind, t)
+
+    def _recall(self, m: int, size: np.ndarray, kind: Kind, t: int) -> None:
+        """Keep a recent act of the history for the policies to perceive at the forecast.
+
+        An act dated before the forecast start but announced in its first step (the step
+        holds both dates) goes straight into this step's announcements, seen next step.
+        """
+        if t >= self.forecast_step:
+            largest, kinds, total = self.ann_largest, self.ann_kind, self.ann_size
+            self.ann_initiative[m] += size
+        else:
+            largest, kinds, total = self.recalled_largest, self.recalled_kind, self.recalled_size
+        bigger = size > largest[m]
+        kinds[m] = np.where(bigger, kind, kinds[m])
+        largest[m] = np.maximum(largest[m], size)
+        total[m] += size
 
     def _conciliate_event(self, ev: EventSpec, m: int, t: int, observed: bool) -> None:
         rel = self.state_agents[ev.actor].relations.get(ev.target)

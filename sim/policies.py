@@ -136,6 +136,12 @@ COMMON_PARAMS: dict[str, Param] = {
     "ladder": Param(
         DEFAULT_LADDER, "instruments in order of escalation, used when one runs out", "ladder"
     ),
+    "escalate_instrument": Param(
+        0.0,
+        "probability that a response takes the next instrument up the ladder from the one "
+        "perceived, instead of mirroring it",
+        "prob",
+    ),
     "provocation_rate": Param(
         0.0, "exogenous hostile acts toward the counterpart, per year", "float", 0, 365
     ),
@@ -269,7 +275,8 @@ class Grim(Policy):
 
     def respond(self, obs: Observation) -> tuple[np.ndarray, np.ndarray]:
         triggered = obs.grievance >= self.threshold
-        size = np.where(triggered & (obs.grievance > 0), float(self.punishment), 0.0)
+        punishment = np.asarray(self.punishment, dtype=float)  # an array if drawn per run
+        size = np.where(triggered & (obs.grievance > 0), punishment, 0.0)
         return size, np.full(size.shape, Kind.EXPEL, dtype=np.int8)
 
 

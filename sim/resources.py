@@ -28,6 +28,7 @@ import os
 import re
 from dataclasses import dataclass
 
+from sim.distributions import Distribution, scenario_distributions
 from sim.policies import COMMON_PARAMS
 from sim.scenario import Scenario
 
@@ -127,7 +128,9 @@ def per_run_block_bytes(scenario: Scenario) -> int:
             if (sid, other) not in linked:
                 continue
             lag = values.get("lag", COMMON_PARAMS["lag"].default)
-            relations += (lag[1] + 1) * (8 + 1 + 8) + 9 * 8 + 3
+            # A lag drawn per run: the ring buffer is as deep as the longest lag drawn.
+            longest = lag.support()[1] if isinstance(lag, Distribution) else lag[1]
+            relations += (longest + 1) * (8 + 1 + 8) + 9 * 8 + 3
     per_run = 8 * 3 + 1 + 4 + 8 + 1 + 1 + 2 + s * 2 * 4 + s * 8
     return int(_TEMPORARIES * (ring + missions + relations + per_run))
 
@@ -135,10 +138,11 @@ def per_run_block_bytes(scenario: Scenario) -> int:
 def per_run_result_bytes(scenario: Scenario, writing: bool = False) -> int:
     """Bytes each run's results take once the ensemble is joined (and written)."""
     m, s = len(scenario.missions), len(scenario.states)
-    kept = 8 + 1 + 4 + 4 * m + 8 * s + 2 * 4 * s + 1 + 2
+    drawn = 8 * len(scenario_distributions(scenario))  # a parameter's per-run draws
+    kept = 8 + 1 + 4 + 4 * m + 8 * s + 2 * 4 * s + 1 + 2 + drawn
     joined = 2 * kept + 8 * 4  # blocks joined, and the summary's temporaries
     # The per-run table (with a date object per run) and its Arrow copy.
-    table = 2 * (8 + 1 + 9 + 8 + 48 + 8 + 1 + 2 + 4 * m + 8 * s + 8 * s) if writing else 0
+    table = 2 * (8 + 1 + 9 + 8 + 48 + 8 + 1 + 2 + 4 * m + 8 * s + 8 * s + drawn) if writing else 0
     return joined + table
 
 

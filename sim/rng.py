@@ -28,6 +28,7 @@ _GOLDEN = 0x9E3779B97F4A7C15
 _M1 = 0xBF58476D1CE4E5B9
 _M2 = 0x94D049BB133111EB
 _TWO_TO_MINUS_53 = 1.0 / (1 << 53)
+_BELOW_ONE = float(np.nextafter(1.0, 0.0))
 
 
 def _splitmix_int(x: int) -> int:
@@ -87,7 +88,9 @@ class RunStreams:
     def uniform(self, step: int, slot_id: int) -> np.ndarray:
         """Uniforms in the open interval (0, 1), one per run."""
         top53 = self.bits(step, slot_id) >> np.uint64(11)
-        return (top53.astype(np.float64) + 0.5) * _TWO_TO_MINUS_53
+        u = (top53.astype(np.float64) + 0.5) * _TWO_TO_MINUS_53
+        # The largest word rounds to exactly 1.0 (1 - 2**-54 is not a float): keep it below.
+        return np.minimum(u, _BELOW_ONE)
 
     def normal(self, step: int, slot_id: int) -> np.ndarray:
         """Standard normal draws by inversion of the CDF."""

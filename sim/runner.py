@@ -60,6 +60,8 @@ class Ensemble:
     trajectories: np.ndarray | None  # (steps, missions, runs)
     wall_time: float = 0.0
     meta: dict = field(default_factory=dict)
+    #: Per-run values of the parameters given as distributions, by dotted path.
+    drawn: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def n_runs(self) -> int:
@@ -80,7 +82,11 @@ class Ensemble:
         return np.where(self.outcome_step >= 0, weeks, np.nan)
 
     def runs_table(self) -> pd.DataFrame:
-        """One row per run: outcome, time to it, final staff per mission, staff lost per state."""
+        """One row per run: outcome, time to it, final staff per mission, staff lost per state.
+
+        Parameters drawn per run from distributions come last, one column each, named
+        ``param.<dotted path>`` (e.g. ``param.states.russia.policy.ratio``).
+        """
         sc = self.scenario
         step = pd.Series(self.outcome_step)
         dates = [sc.date_of(s) if s >= 0 else None for s in self.outcome_step]
@@ -104,6 +110,8 @@ class Ensemble:
             columns[f"hostile_acts.{sid}"] = self.hostile_acts[i]
         for i, sid in enumerate(self.state_ids):
             columns[f"conciliatory_acts.{sid}"] = self.conciliatory_acts[i]
+        for path, values in self.drawn.items():
+            columns[f"param.{path}"] = values
         return pd.DataFrame(columns)
 
     def summary(self) -> dict:
@@ -157,6 +165,11 @@ class Ensemble:
                 ),
                 "spirals_by_closed_mission": closed_by,
             },
+            **(
+                {"drawn": {path: quantiles(v) for path, v in self.drawn.items()}}
+                if self.drawn
+                else {}
+            ),
             "wall_time_s": round(self.wall_time, 4),
         }
 
@@ -250,4 +263,5 @@ def run_ensemble(
         closed_mission=cat("closed_mission"),
         trajectories=cat("trajectories") if keep_trajectories else None,
         wall_time=time.perf_counter() - started,
+        drawn={path: np.concatenate([b.drawn[path] for b in blocks]) for path in blocks[0].drawn},
     )

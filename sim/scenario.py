@@ -22,8 +22,9 @@ from typing import Any
 
 import tomli_w
 
+from sim.distributions import Distribution, parse_distribution
 from sim.measures import Kind
-from sim.policies import POLICIES
+from sim.policies import POLICIES, Param
 
 __all__ = [
     "EVENT_CSV_COLUMNS",
@@ -96,9 +97,10 @@ class MissionSpec:
     id: str
     sender: str
     host: str
-    diplomats: int
-    local_staff: int
-    consulates: int
+    #: A count, or a :class:`~sim.distributions.Distribution` drawn per run.
+    diplomats: int | Distribution
+    local_staff: int | Distribution
+    consulates: int | Distribution
     staff_per_consulate: int
     cap: int | None
     local_hire_ceiling: int | None
@@ -107,7 +109,21 @@ class MissionSpec:
 
     @property
     def total(self) -> int:
-        return self.diplomats + self.local_staff + self.consulates * self.staff_per_consulate
+        """Total staff; with counts drawn per run, the largest total a run can draw.
+
+        The largest, not the mean, because what reads it are limits that must hold in
+        every run: at most ``MAX_STAFF``, and a cap in force at or above the total.
+        """
+        return (
+            _most(self.diplomats)
+            + _most(self.local_staff)
+            + _most(self.consulates) * self.staff_per_consulate
+        )
+
+
+def _most(count: int | Distribution) -> int:
+    """A count, or the largest value a run can draw of a count given as a distribution."""
+    return int(count.support()[1]) if isinstance(count, Distribution) else count
 
 
 @dataclass
@@ -158,6 +174,9 @@ class Scenario:
     events: list[EventSpec]
     outcomes: OutcomeSpec
     overrides: dict[str, Any] = field(default_factory=dict)
+    #: Hostile acts announced this many days before the forecast start are perceived by
+    #: the policies at the forecast start, so that they may answer them.
+    recall_days: int = 0
 
     @property
     def forecast_step(self) -> int:
@@ -465,6 +484,7 @@ SCENARIO_KEYS = {
     "horizon",
     "horizon_steps",
     "forecast_start",
+    "recall_days",
     "runs",
     "seed",
     "events_file",
@@ -561,6 +581,7 @@ def _build(raw: dict[str, Any], source: str, overrides: dict[str, Any] | None) -
     horizon = c.get(meta, "horizon", "scenario", "date", None)
     horizon_steps = c.get(meta, "horizon_steps", "scenario", "int", None, 1, MAX_STEPS)
     forecast_start = c.get(meta, "forecast_start", "scenario", "date", start)
+    recall_days = c.get(meta, "recall_days", "scenario", "int", 0, 0, 3660)
     runs = c.get(meta, "runs", "scenario", "int", 1000, 1, MAX_RUNS)
     seed = c.get(meta, "seed", "scenario", "int", 0, 0, 2**63 - 1)
 
@@ -666,9 +687,9 @@ def _build(raw: dict[str, Any], source: str, overrides: dict[str, Any] | None) -
             id=mid,
             sender=sender,
             host=host,
-            diplomats=c.get(mi, "diplomats", path, "int", ..., 0, MAX_STAFF),
-            local_staff=c.get(mi, "local_staff", path, "int", 0, 0, MAX_STAFF),
-            consulates=c.get(mi, "consulates", path, "int", 0, 0, 10_000),
+            diplomats=_count(c, mi, "diplomats", path, ..., MAX_STAFF),
+            local_staff=_count(c, mi, "local_staff", path, 0, MAX_STAFF),
+            consulates=_count(c, mi, "consulates", path, 0, 10_000),
             staff_per_consulate=c.get(mi, "staff_per_consulate", path, "int", 0, 0, 1_000_000),
             cap=c.get(mi, "cap", path, "int", None, 0, MAX_STAFF),
             local_hire_ceiling=c.get(mi, "local_hire_ceiling", path, "int", None, 0, MAX_STAFF),
@@ -682,19 +703,21 @@ def _build(raw: dict[str, Any], source: str, overrides: dict[str, Any] | None) -
                 f"consulates x staff_per_consulate), found {spec.total:,}",
             )
         elif spec.cap is not None and None not in _counts(spec) and spec.total > spec.cap:
+            drawn = any(isinstance(n, Distribution) for n in _counts(spec))
+            what = "largest total staff a run can draw" if drawn else "total staff"
             c.bad(
                 f"{path}.cap",
-                f"expected a cap at or above the mission's total staff {spec.total}, "
+                f"expected a cap at or above the mission's {what} {spec.total}, "
                 f"found {spec.cap} (a cap in force has already been met)",
             )
         if (
             spec.local_hire_ceiling is not None
             and spec.local_staff is not None
-            and spec.local_staff > spec.local_hire_ceiling
+            and _most(spec.local_staff) > spec.local_hire_ceiling
         ):
             c.bad(
                 f"{path}.local_hire_ceiling",
-                f"expected a ceiling at or above local_staff {spec.local_staff}, "
+                f"expected a ceiling at or above local_staff {_most(spec.local_staff)}, "
                 f"found {spec.local_hire_ceiling}",
             )
         if sender and host:
@@ -775,11 +798,26 @@ def _build(raw: dict[str, Any], source: str, overrides: dict[str, Any] | None) -
         events=events,
         outcomes=outcomes,
         overrides=dict(overrides or {}),
+        recall_days=recall_days or 0,
     )
 
 
 def _counts(m: MissionSpec) -> tuple:
     return (m.diplomats, m.local_staff, m.consulates, m.staff_per_consulate)
+
+
+def _count(
+    c: _Checker, table: dict[str, Any], key: str, path: str, default: Any, high: int
+) -> int | Distribution | None:
+    """A mission's staff count: an integer from 0 to ``high``, or a distribution of them."""
+    value = table.get(key)
+    if not (isinstance(value, dict) and "dist" in value):
+        return c.get(table, key, path, "int", default, 0, high)
+    param = Param(0, key, "int", 0, high)
+    dist, problems = parse_distribution(value, param, f"{path}.{key}", key)
+    for where, message in problems:
+        c.bad(where, message)
+    return dist
 
 
 def _check_policy(
@@ -825,9 +863,20 @@ def _check_policy(
                 f"unknown parameter for policy {kind}{extra}; known: {', '.join(params)}",
             )
             continue
+        if isinstance(value, dict) and "dist" in value:
+            # A distribution: each run draws its own value (sim.distributions).
+            dist, problems = parse_distribution(value, params[key], where(key), key)
+            for at, message in problems:
+                if at not in seen_problem:
+                    c.bad(at, message)
+            if dist is not None:
+                values[key] = dist
+            continue
         normalised, expected = params[key].check(value)
         if expected is not None:
             if where(key) not in seen_problem:
+                if isinstance(value, dict) and params[key].kind in ("float", "int", "prob"):
+                    expected += ' or a distribution table such as { dist = "uniform", ... }'
                 c.bad(where(key), f"expected {expected}, found {_describe(value)}")
             continue
         values[key] = normalised

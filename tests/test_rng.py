@@ -173,3 +173,11 @@ class TestDistributions:
     def test_uniform_ks(self):
         u = streams().uniform(13, slot("ks"))
         assert stats.kstest(u, "uniform").pvalue > P_MIN
+
+    def test_extreme_words_stay_inside_the_open_interval(self, monkeypatch):
+        s = RunStreams(0, np.arange(2))
+        words = np.array([0, 2**64 - 1], dtype=np.uint64)
+        monkeypatch.setattr(s, "bits", lambda step, slot_id: words.copy())
+        u = s.uniform(0, 0)
+        assert 0.0 < u[0] and u[1] < 1.0
+        assert np.isfinite(s.normal(0, 0)).all()
