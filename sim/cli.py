@@ -7,6 +7,7 @@ finished but some of its points failed (each is recorded with its error).
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import math
 import os
@@ -28,7 +29,7 @@ from sim.policies import (
     load_plugin_module,
 )
 from sim.resources import ResourceError
-from sim.results import OutputError, staged_output, write_results
+from sim.results import OutputError, atomic_write, staged_output, write_results
 from sim.runner import DEFAULT_BLOCK_SIZE, Ensemble, _stop, request_stop
 from sim.scenario import (
     MAX_RUNS,
@@ -156,8 +157,57 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("directory", help="a directory written by run --out or sweep --out")
     plot.add_argument("--svg", action="store_true", help="SVG as well as PNG")
 
+    cal = sub.add_parser(
+        "calibrate",
+        help="estimate the states' policy parameters from the event record (ABC-SMC)",
+        description="Fit each state's response probability, ratio, lag, choice of instrument "
+        "and rate of initiatives to the scenario's dated events up to --until, by "
+        "approximate Bayesian computation with a sequential Monte Carlo sampler "
+        "(docs/calibration.md).",
+    )
+    cal.add_argument("scenario", help="scenario TOML file with the historical events")
+    cal.add_argument(
+        "--until", type=_date, metavar="YYYY-MM-DD", help="use the events up to this date"
+    )
+    cal.add_argument("--states", metavar="A,B", help="states to calibrate (default: every state)")
+    cal.add_argument("--particles", type=_whole_number(50, "particles", 100_000), default=1000)
+    cal.add_argument("--generations", type=_whole_number(1, "generations", 50), default=10)
+    cal.add_argument("--seed", type=_seed, help="seed (default: the scenario's)")
+    cal.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
+    cal.add_argument("--out", metavar="DIR", help="write posterior, table, check figure here")
+    cal.add_argument("--force", action="store_true", help="allow overwriting DIR / FILE")
+    cal.add_argument(
+        "--write-scenario",
+        metavar="FILE",
+        help="write the scenario with the fitted distributions, forecast from --until",
+    )
+    cal.add_argument("--json", action="store_true", help="print the report as JSON")
+    cal.add_argument("--quiet", action="store_true", help="print nothing but errors")
+
+    back = sub.add_parser(
+        "backtest",
+        help="calibrate up to each cut-off, forecast what came next, score it",
+        description="For each window of a questions file: calibrate on the record up to the "
+        "cut-off, run the fitted scenario over the window, answer each binary question in "
+        "every run and score the model's probabilities (Brier and log scores) against the "
+        "file's naive baseline (docs/validation.md).",
+    )
+    back.add_argument(
+        "questions",
+        nargs="?",
+        default="scenarios/backtest/questions.toml",
+        help="questions file (default: scenarios/backtest/questions.toml)",
+    )
+    back.add_argument("--runs", type=_runs, default=10_000, help="runs per window (10000)")
+    back.add_argument("--particles", type=_whole_number(50, "particles", 100_000), default=1000)
+    back.add_argument("--seed", type=_seed, default=20210101, help="seed (20210101)")
+    back.add_argument("--out", metavar="DIR", help="write scores, answers, fitted scenarios")
+    back.add_argument("--force", action="store_true", help="allow writing into a non-empty DIR")
+    back.add_argument("--json", action="store_true", help="print the scores as JSON")
+    back.add_argument("--quiet", action="store_true", help="print nothing but errors")
+
     pol = sub.add_parser("policies", help="list the policies with their parameters")
-    for command in (run, val, sweep, pol):
+    for command in (run, val, sweep, pol, cal, back):
         command.add_argument(
             "--plugin",
             dest="plugins",
@@ -167,6 +217,15 @@ def build_parser() -> argparse.ArgumentParser:
             help="import MODULE (on the Python path) and register the policies it defines",
         )
     return parser
+
+
+def _date(text: str) -> dt.date:
+    """An argparse type: a calendar date YYYY-MM-DD."""
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, found {shown!r}") from None
 
 
 def _overrides(items: list[str]) -> dict[str, Any]:
@@ -201,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: list[str]) -> int:
     try:
         args = build_parser().parse_args(argv)
-        if args.command in ("run", "validate", "sweep", "policies"):
+        if args.command in ("run", "validate", "sweep", "policies", "calibrate", "backtest"):
             load_entry_point_policies()
             for module in args.plugins:
                 load_plugin_module(module)
@@ -213,6 +272,10 @@ def _main(argv: list[str]) -> int:
             return _cmd_sweep(args, argv)
         if args.command == "plot":
             return _cmd_plot(args)
+        if args.command == "calibrate":
+            return _cmd_calibrate(args, argv)
+        if args.command == "backtest":
+            return _cmd_backtest(args, argv)
         return _cmd_policies()
     except (UsageError, SweepError) as exc:
         print(f"escalation-sim: error: {exc}", file=sys.stderr)
@@ -430,6 +493,145 @@ def _cell(value) -> str:
     return str(value)
 
 
+def _cmd_calibrate(args: argparse.Namespace, argv: list[str]) -> int:
+    from sim import calibrate as cal_mod
+    from sim import plots
+
+    scenario = load_scenario(args.scenario, _overrides(args.overrides))
+    states = [s.strip() for s in args.states.split(",")] if args.states else None
+    target = Path(args.write_scenario) if args.write_scenario else None
+    if target is not None and target.exists() and not args.force:
+        raise UsageError(f"--write-scenario {target}: exists; use --force to replace it")
+    settings = cal_mod.SMCSettings(particles=args.particles, generations=args.generations)
+    command = ["escalation-sim", *argv]
+    try:
+        with staged_output(args.out, args.force, command) if args.out else nullcontext() as staging:
+            cal = cal_mod.calibrate(
+                scenario, until=args.until, states=states, settings=settings, seed=args.seed
+            )
+            checks = cal_mod.predictive_checks(cal) if staging is not None else None
+            report = cal_mod.report(cal, checks)
+            report["command"] = command
+            if staging is not None:
+                _write_calibration(cal, report, checks, staging, plots)
+            if target is not None:
+                text = cal_mod.fitted_toml(cal)
+                atomic_write(target, lambda h: h.write(text.encode()))
+    except cal_mod.CalibrationError as exc:
+        raise UsageError(str(exc)) from None
+    if args.json:
+        print(json.dumps(report, indent=2))
+    elif not args.quiet:
+        print(_format_calibration(cal, report))
+        if args.out:
+            print(f"\nResults written to {args.out}/")
+        if target is not None:
+            print(f"Fitted scenario written to {target}")
+    return EXIT_OK
+
+
+def _cmd_backtest(args: argparse.Namespace, argv: list[str]) -> int:
+    from sim import backtest as bt_mod
+    from sim import calibrate as cal_mod
+
+    settings = cal_mod.SMCSettings(particles=args.particles)
+    command = ["escalation-sim", *argv]
+    with staged_output(args.out, args.force, command) if args.out else nullcontext() as staging:
+        result = bt_mod.run_backtest(
+            args.questions, runs=args.runs, seed=args.seed, settings=settings
+        )
+        table, scores = result.table(), result.scores()
+        report = {
+            "questions_file": args.questions,
+            "runs": result.runs,
+            "seed": result.seed,
+            "particles": args.particles,
+            "scores": scores.to_dict(orient="records"),
+            "questions": table.to_dict(orient="records"),
+            "command": command,
+        }
+        if staging is not None:
+            for name, frame in (("answers.csv", table), ("scores.csv", scores)):
+                text = frame.to_csv(index=False).encode()
+                atomic_write(staging / name, lambda h, t=text: h.write(t))
+            payload = json.dumps(report, indent=2, default=str).encode()
+            atomic_write(staging / "backtest.json", lambda h: h.write(payload))
+            for w in result.windows:
+                text = cal_mod.fitted_toml(w.calibration).encode()
+                atomic_write(staging / f"fitted_{w.window.id}.toml", lambda h, t=text: h.write(t))
+                posterior = w.calibration.table().to_csv(index=False).encode()
+                atomic_write(
+                    staging / f"posterior_{w.window.id}.csv", lambda h, t=posterior: h.write(t)
+                )
+    if args.json:
+        print(json.dumps(report["scores"], indent=2))
+    elif not args.quiet:
+        print(_format_backtest(table, scores, result.runs))
+        if args.out:
+            print(f"\nResults written to {args.out}/")
+    return EXIT_OK
+
+
+def _format_backtest(table, scores, runs: int) -> str:
+    lines = [f"{'question':<30}{'happened':>9}{'model':>8}{'baseline':>10}", ""]
+    for row in table.itertuples():
+        lines.append(
+            f"{row.question:<30}{'yes' if row.outcome else 'no':>9}"
+            f"{row.p_model:>8.3f}{row.p_baseline:>10.3f}"
+        )
+    lines += [
+        "",
+        f"mean scores ({runs:,} runs per window; lower is better)",
+        f"{'window':<8}{'n':>3}{'Brier model':>13}{'baseline':>10}{'difference (SE)':>18}"
+        f"{'log model':>11}{'baseline':>10}{'difference (SE)':>18}",
+    ]
+    for row in scores.itertuples():
+        brier = f"{row.brier_diff:+.3f} ({row.brier_diff_se:.3f})"
+        log = f"{row.log_diff:+.3f} ({row.log_diff_se:.3f})"
+        lines.append(
+            f"{row.window:<8}{row.questions:>3}{row.brier_model:>13.3f}{row.brier_baseline:>10.3f}"
+            f"{brier:>18}{row.log_model:>11.3f}{row.log_baseline:>10.3f}{log:>18}"
+        )
+    return "\n".join(lines)
+
+
+def _write_calibration(cal, report: dict, checks: dict, staging: Path, plots) -> None:
+    samples = cal.samples()
+    atomic_write(staging / "posterior.csv", lambda h: h.write(samples.to_csv(index=False).encode()))
+    table = cal.table()
+    atomic_write(
+        staging / "posterior_summary.csv", lambda h: h.write(table.to_csv(index=False).encode())
+    )
+    payload = json.dumps(report, indent=2, default=str).encode()
+    atomic_write(staging / "calibration.json", lambda h: h.write(payload))
+    fig = plots.plot_posterior_predictive(checks, cal.window)
+    plots.save_figure(fig, staging / "posterior_predictive.png")
+
+
+def _format_calibration(cal, report: dict) -> str:
+    lines = [
+        f"Calibration of {cal.scenario.name} on the events up to {cal.until} "
+        f"(ABC-SMC, {cal.settings.particles} particles, seed {cal.seed})",
+    ]
+    for sid, entry in report["states"].items():
+        rec = entry["record"]
+        gens = entry["generations"]
+        sims = sum(g["simulations"] for g in gens)
+        lines.append("")
+        lines.append(
+            f"{sid} toward {entry['counterpart']}: {rec['episodes']} acts to answer, "
+            f"{rec['answered']} answered, {rec['initiatives']} initiatives in "
+            f"{rec['years']:.1f} years; {len(gens)} generations, {sims:,} simulations "
+            f"(stopped: {entry['stopped']})"
+        )
+        lines.append(f"  {'parameter':<22}{'median':>9}{'50% interval':>20}{'90% interval':>20}")
+        for row in entry["posterior"]:
+            inner = f"[{row['q25']:.3g}, {row['q75']:.3g}]"
+            outer = f"[{row['q05']:.3g}, {row['q95']:.3g}]"
+            lines.append(f"  {row['parameter']:<22}{row['median']:>9.3g}{inner:>20}{outer:>20}")
+    return "\n".join(lines)
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario, _overrides(args.overrides))
     print(describe_scenario(scenario))
@@ -447,6 +649,11 @@ def _cmd_policies() -> int:
     print("\nParameters common to every policy:\n")
     for key, param in COMMON_PARAMS.items():
         print(f"  {key} = {param.default!r}  ({param.describe()})\n      {param.doc}")
+    print(
+        "\nA numeric parameter may also be a distribution drawn per run, e.g."
+        '\n  ratio = { dist = "lognormal", median = 1.0, sigma = 0.2 }'
+        "\n(uniform, normal, lognormal, beta, choice: docs/scenario-format.md, section 4.3)."
+    )
     return EXIT_OK
 
 
@@ -518,6 +725,10 @@ def format_summary(ens: Ensemble, s: dict) -> str:
     lines += ["", "staff at the horizon    median   [5%, 95%]"]
     for mid, q in s["final_staff"].items():
         lines.append(f"  {mid:<20}{q['q50']:>8.0f}   [{q['q05']:.0f}, {q['q95']:.0f}]")
+    if s.get("drawn"):
+        lines += ["", "drawn per run                           median   [5%, 95%]"]
+        for path, q in s["drawn"].items():
+            lines.append(f"  {path:<36}{q['q50']:>8.3g}   [{q['q05']:.3g}, {q['q95']:.3g}]")
     lines += [
         "",
         "per side                staff lost (mean, 95% q)   measures (mean): hostile  conciliatory",

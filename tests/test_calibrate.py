@@ -1,0 +1,310 @@
+"""Calibration: episodes from the record and from simulations, the ABC-SMC sampler
+against closed-form posteriors, recovery of known parameters, outputs and the CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import day, ev, two_state
+
+from sim import calibrate as cal
+from sim.cli import main
+from sim.measures import Kind
+from sim.rng import RunStreams, slot
+from sim.scenario import load_scenario, scenario_from_dict
+
+ROOT = Path(__file__).resolve().parents[1]
+REPLAY = ROOT / "scenarios" / "us_russia_2016_2023_replay.toml"
+FAST = cal.SMCSettings(particles=200, generations=5, batch=2048)
+
+
+def act(step: int, size: float, kind: Kind = Kind.EXPEL, offset: int = 0) -> cal.Act:
+    return cal.Act(day(step, offset), step, float(size), int(kind))
+
+
+# ------------------------------------------------------------------ episodes
+class TestRecordEpisodes:
+    def test_answer_lag_ratio_instrument_and_initiatives(self):
+        provocations = [act(10, 10), act(40, 20)]
+        # Answer to the first: 3 days later (lag 0), 30 staff by a cap: ratio 3, other kind.
+        answers = [act(10, 30, Kind.CAP, offset=3), act(80, 5)]
+        ep = cal.record_episodes(provocations, answers, window=10, step_days=7, years=2.0)
+        assert ep.responded[:, 0].tolist() == [True, False]
+        assert ep.lag[0, 0] == 0
+        assert ep.log_ratio[0, 0] == pytest.approx(math.log(3))
+        assert ep.other_instrument[0, 0] == 1.0
+        assert ep.initiatives[0] == 1  # the act of step 80 answers nothing
+        stats = cal.summarise(ep)[0]
+        assert stats[0] == 0.5
+        assert stats[4] == pytest.approx(0.5)
+
+    def test_whole_steps_of_delay_are_the_lag(self):
+        ep = cal.record_episodes([act(10, 10)], [act(10, 10, offset=23)], 10, 7, 1.0)
+        assert ep.lag[0, 0] == 3  # 23 days: three whole weeks
+
+    def test_an_earlier_act_answers_nothing_and_the_window_ends_at_the_next_act(self):
+        provocations = [act(10, 10), act(12, 10)]
+        answers = [act(9, 4), act(12, 10, offset=1)]
+        ep = cal.record_episodes(provocations, answers, 10, 7, 1.0)
+        # The answer on day 1 of step 12 follows the second act, not the first.
+        assert ep.responded[:, 0].tolist() == [False, True]
+        assert ep.initiatives[0] == 1
+
+    def test_acts_of_one_date_are_one_episode(self):
+        ep = cal.record_episodes([act(5, 60), act(5, 1, Kind.CLOSE_CONSULATE)], [], 10, 7, 1.0)
+        assert ep.responded.shape == (1, 1)
+
+
+class TestSimulatedEpisodes:
+    def test_engine_lag_is_steps_after_the_next(self):
+        steps, runs = 60, 3
+        prov = np.zeros((steps, runs))
+        kinds = np.zeros(steps, dtype=np.int8)
+        prov[5] = 10
+        kinds[5] = Kind.EXPEL
+        answer = np.zeros((steps, runs))
+        answer_kind = np.zeros((steps, runs), dtype=np.int8)
+        answer[6, 0], answer_kind[6, 0] = 10, Kind.EXPEL  # lag 0, same size
+        answer[9, 1], answer_kind[9, 1] = 40, Kind.CAP  # lag 3, ratio 4, another kind
+        answer[40, 2], answer_kind[40, 2] = 3, Kind.EXPEL  # outside the window
+        ep = cal.simulated_episodes(prov, kinds, answer, answer_kind, 10, 7)
+        assert ep.responded[0].tolist() == [True, True, False]
+        assert ep.lag[0, :2].tolist() == [0, 3]
+        assert ep.log_ratio[0, 1] == pytest.approx(math.log(4))
+        assert ep.other_instrument[0, :2].tolist() == [0, 1]
+        assert ep.initiatives.tolist() == [0, 0, 1]
+
+
+@pytest.fixture(scope="module")
+def acts():
+    return cal.record_acts(load_scenario(REPLAY), dt.date(2020, 12, 31))
+
+
+class TestUSRussiaRecord:
+    """The 2016-2020 record as the calibration reads it (dates from the events CSV)."""
+
+    def test_acts_and_sizes(self, acts):
+        us = acts[("us", "russia")]
+        russia = acts[("russia", "us")]
+        assert [a.date.isoformat() for a in us] == ["2016-12-29", "2017-08-31", "2018-03-26"]
+        assert [a.date.isoformat() for a in russia] == ["2017-07-28", "2018-03-29"]
+        assert us[0].size == 35
+        assert us[2].size == 61  # 60 expelled + the Seattle consulate (no staff counted)
+        assert russia[0].size == 1210 - 455  # the cap, in staff removed
+
+    def test_episodes(self, acts):
+        years = 4.0
+        us = cal.record_episodes(acts[("russia", "us")], acts[("us", "russia")], 10, 7, years)
+        ru = cal.record_episodes(acts[("us", "russia")], acts[("russia", "us")], 10, 7, years)
+        # The US answered the 2017 cap after 34 days (lag 4) by closing a consulate.
+        assert us.responded[:, 0].tolist() == [True, False]
+        assert us.lag[0, 0] == 4 and us.other_instrument[0, 0] == 1
+        # Russia did not answer Dec 2016 or Aug 2017; it answered March 2018 in 3 days.
+        assert ru.responded[:, 0].tolist() == [False, False, True]
+        assert ru.lag[2, 0] == 0
+        assert us.initiatives[0] == 2 and ru.initiatives[0] == 1
+
+
+# ------------------------------------------------------------------ the sampler
+class TestSampler:
+    def test_gaussian_mean_posterior(self):
+        """x̄ of n=25 draws from N(θ, 1), flat prior: the posterior is N(x̄, 1/25)."""
+
+        def simulate(theta, ids):
+            z = RunStreams(7, ids).normal(0, slot("z"))
+            return (theta[:, 0] + z / 5.0)[:, None]
+
+        result = cal.abc_smc(
+            simulate,
+            np.array([1.0]),
+            np.array([[-5.0, 5.0]]),
+            cal.SMCSettings(particles=1000, generations=10),
+            seed=3,
+        )
+        pop = result.final
+        mean = np.average(pop.theta[:, 0], weights=pop.weights)
+        sd = math.sqrt(np.average((pop.theta[:, 0] - mean) ** 2, weights=pop.weights))
+        assert abs(mean - 1.0) < 0.03
+        # The final tolerance adds its own spread (uniform kernel): sd^2 ~ 0.04 + eps^2 / 3.
+        expected = math.sqrt(0.04 + pop.tolerance**2 * 0.2**2 / 3)
+        assert 0.85 * 0.2 < sd < 1.15 * expected
+
+    def test_same_seed_same_posterior(self):
+        def simulate(theta, ids):
+            return (theta[:, 0] + RunStreams(1, ids).normal(0, slot("z")))[:, None]
+
+        runs = [
+            cal.abc_smc(simulate, np.array([0.5]), np.array([[-3.0, 3.0]]), FAST, seed=11)
+            for _ in range(2)
+        ]
+        assert np.array_equal(runs[0].final.theta, runs[1].final.theta)
+        assert np.array_equal(runs[0].final.weights, runs[1].final.weights)
+
+
+def _beta_binomial_scenario(episodes: int = 12, spacing: int = 10):
+    events = [ev(5 + spacing * i, "b", "a", "expel", size=5) for i in range(episodes)]
+    return two_state(
+        {"kind": "proportional"},
+        {"kind": "scripted"},
+        a_in_b=200,
+        b_in_a=200,
+        events=events,
+        horizon_steps=spacing * episodes + 10,
+    )
+
+
+class TestBetaBinomialOracle:
+    """Only the response probability free: answering k of n acts is a sufficient
+    statistic, and at tolerance zero the ABC posterior is exactly Beta(1 + k, 1 + n - k)."""
+
+    def test_posterior_is_beta(self):
+        n, answered = 12, [0, 1, 2, 4, 5, 6, 8, 9]
+        sc = _beta_binomial_scenario(n)
+        record = {
+            ("b", "a"): [act(5 + 10 * i, 5) for i in range(n)],
+            ("a", "b"): [act(5 + 10 * i, 5, offset=3) for i in answered],
+        }
+        fixed = {"ratio": 1.0, "lag": 0, "escalate_instrument": 0.0, "provocation_rate": 0.0}
+        result = cal.calibrate(
+            sc,
+            states=["a"],
+            params=["respond_prob"],
+            fixed=fixed,
+            record=record,
+            settings=cal.SMCSettings(particles=1000, generations=8),
+            seed=5,
+        )
+        pop = result.fits["a"].smc.final
+        assert pop.tolerance == 0.0
+        k = len(answered)
+        a, b = 1 + k, 1 + n - k
+        mean, var = a / (a + b), a * b / ((a + b) ** 2 * (a + b + 1))
+        p = pop.theta[:, 0]
+        got = np.average(p, weights=pop.weights)
+        ess = 1.0 / np.sum(pop.weights**2)
+        assert abs(got - mean) < 4 * math.sqrt(var / ess)
+        got_sd = math.sqrt(np.average((p - got) ** 2, weights=pop.weights))
+        assert got_sd == pytest.approx(math.sqrt(var), rel=0.15)
+
+
+# ------------------------------------------------------------------ recovery
+TRUTH = {
+    "respond_prob": 0.7,
+    "ratio": 1.5,
+    "lag": 2,
+    "escalate_instrument": 0.3,
+    "provocation_rate": 1.0,
+}
+
+
+class TestRecovery:
+    """Histories of 16 acts, 20 weeks apart (so that initiatives fall outside the answer
+    windows), answered with known parameters: the 90% intervals cover them.
+
+    benchmarks/bench_calibrate.py --coverage N measures the coverage on more histories.
+    """
+
+    def test_coverage_of_90_percent_intervals(self):
+        study = cal.coverage_study(_beta_binomial_scenario(16, 20), "a", TRUTH, 8, FAST)
+        assert len(study) == 8 * len(cal.CALIBRATED)
+        coverage = study["covered_90"].mean()
+        # Nominal 0.9 over 40 intervals; 0.75 is three binomial SEs below it.
+        assert coverage >= 0.75, study
+
+    def test_informative_history_narrows_the_response_probability(self):
+        sc = _beta_binomial_scenario(16, 20)
+        history = cal.synthetic_history(sc, "a", TRUTH, run=0, seed=1)
+        assert history.responded.sum() > 0
+        result = cal.calibrate(sc, states=["a"], history={"a": history}, settings=FAST, seed=0)
+        row = result.table().set_index("parameter").loc["respond_prob"]
+        assert row["q95"] - row["q05"] < 0.7  # the prior's 90% interval is 0.9 wide
+
+
+# ------------------------------------------------------------------ outputs
+@pytest.fixture(scope="module")
+def us_russia_2020():
+    sc = load_scenario(REPLAY)
+    return cal.calibrate(sc, until=dt.date(2020, 12, 31), settings=FAST, seed=2)
+
+
+class TestFittedScenario:
+    def test_written_scenario_loads_and_forecasts_from_the_next_day(self, us_russia_2020):
+        text = cal.fitted_toml(us_russia_2020)
+        raw = tomllib.loads(text)
+        assert raw["scenario"]["forecast_start"] == dt.date(2021, 1, 1)
+        assert all(e["date"] <= dt.date(2020, 12, 31) for e in raw["events"])
+        policy = raw["states"]["russia"]["policy"]
+        assert policy["kind"] == "proportional"
+        assert policy["ratio"]["dist"] == "lognormal"
+        assert policy["lag"]["dist"] == "choice"
+        assert math.isclose(sum(policy["lag"]["weights"]), 1.0, abs_tol=1e-3)
+        sc = scenario_from_dict(raw, "<fitted>")
+        assert sc.forecast_start == dt.date(2021, 1, 1)
+
+    def test_report_is_json_and_complete(self, us_russia_2020):
+        checks = cal.predictive_checks(us_russia_2020, n=200)
+        report = cal.report(us_russia_2020, checks)
+        text = json.dumps(report)
+        assert "NaN" not in text
+        for sid in ("us", "russia"):
+            entry = report["states"][sid]
+            assert {row["parameter"] for row in entry["posterior"]} == set(cal.CALIBRATED)
+            for row in entry["posterior"]:
+                assert row["q05"] <= row["q25"] <= row["median"] <= row["q75"] <= row["q95"]
+            assert set(entry["predictive_p_values"]) == set(cal.STAT_NAMES)
+
+    def test_predictive_check_figure(self, us_russia_2020):
+        from sim.plots import plot_posterior_predictive
+
+        checks = cal.predictive_checks(us_russia_2020, n=200)
+        fig = plot_posterior_predictive(checks, us_russia_2020.window)
+        assert len(fig.axes) == 6
+        assert "lag" in fig.axes[0].get_xlabel()
+
+
+class TestCommandLine:
+    def test_calibrate_writes_results_and_scenario(self, tmp_path, capsys):
+        out, fitted = tmp_path / "cal", tmp_path / "fitted.toml"
+        args = [
+            "calibrate",
+            str(REPLAY),
+            "--until",
+            "2020-12-31",
+            "--particles",
+            "100",
+            "--generations",
+            "3",
+            "--out",
+            str(out),
+            "--write-scenario",
+            str(fitted),
+        ]
+        assert main(args) == 0
+        names = {p.name for p in out.iterdir()}
+        assert {"posterior.csv", "posterior_summary.csv", "calibration.json"} <= names
+        assert "posterior_predictive.png" in names
+        assert load_scenario(fitted).forecast_start == dt.date(2021, 1, 1)
+        assert "respond_prob" in capsys.readouterr().out
+        # Never overwrite silently.
+        assert main(args) == 2
+        assert "exists" in capsys.readouterr().err
+
+    @pytest.mark.parametrize(
+        "extra, message",
+        [
+            (["--until", "2020-13-01"], "expected a date"),
+            (["--until", "1990-01-01"], "before the scenario starts"),
+            (["--states", "france"], "no state 'france'"),
+            (["--particles", "3"], "particles >= 50"),
+        ],
+    )
+    def test_bad_input_exits_2(self, extra, message, capsys):
+        assert main(["calibrate", str(REPLAY), *extra]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err
