@@ -516,7 +516,8 @@ def _pair_of(scenario: Scenario, state: str) -> str:
     if len(others) != 1:
         raise CalibrationError(
             f"state {state!r}: calibration fits a state against one counterpart; it has "
-            f"missions with {len(others)} ({', '.join(others) or 'none'})"
+            f"missions with {len(others)} ({', '.join(others) or 'none'}); choose states "
+            "with one counterpart with --states"
         )
     return others[0]
 

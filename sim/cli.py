@@ -608,6 +608,10 @@ def _write_calibration(cal, report: dict, checks: dict, staging: Path, plots) ->
     plots.save_figure(fig, staging / "posterior_predictive.png")
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def _format_calibration(cal, report: dict) -> str:
     lines = [
         f"Calibration of {cal.scenario.name} on the events up to {cal.until} "
@@ -619,8 +623,8 @@ def _format_calibration(cal, report: dict) -> str:
         sims = sum(g["simulations"] for g in gens)
         lines.append("")
         lines.append(
-            f"{sid} toward {entry['counterpart']}: {rec['episodes']} acts to answer, "
-            f"{rec['answered']} answered, {rec['initiatives']} initiatives in "
+            f"{sid} toward {entry['counterpart']}: {_count(rec['episodes'], 'act')} to "
+            f"answer, {rec['answered']} answered, {_count(rec['initiatives'], 'initiative')} in "
             f"{rec['years']:.1f} years; {len(gens)} generations, {sims:,} simulations "
             f"(stopped: {entry['stopped']})"
         )
