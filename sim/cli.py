@@ -289,6 +289,11 @@ def _main(argv: list[str]) -> int:
     except KeyboardInterrupt:
         print("escalation-sim: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`... | head`): not an error of ours. Point stdout at
+        # devnull so that the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except SystemExit as exc:  # argparse's --help
         return int(exc.code or 0)
     except Exception as exc:

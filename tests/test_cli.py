@@ -220,3 +220,17 @@ def test_python_dash_m_entry_point_exit_codes():
     assert bad.returncode == 2
     assert "scenario.step_days" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_a_reader_that_goes_away_is_not_an_error():
+    """`python -m sim ... | head` closes the pipe early: exit 0, no internal error."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sim", "validate", str(ROOT / "scenarios" / "us_russia_2021.toml")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    proc.stdout.close()  # before the command has written anything
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0, err
+    assert "internal error" not in err and "Traceback" not in err
