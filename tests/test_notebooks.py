@@ -22,7 +22,12 @@ import pytest
 from nbclient import NotebookClient
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-NAMES = ["01_us_russia_2021.ipynb", "02_policy_sweep.ipynb", "03_your_own_scenario.ipynb"]
+NAMES = [
+    "01_us_russia_2021.ipynb",
+    "02_policy_sweep.ipynb",
+    "03_your_own_scenario.ipynb",
+    "04_history_as_evidence.ipynb",
+]
 CELL_TIMEOUT = 300  # seconds per cell; each notebook takes well under a minute in all
 
 
