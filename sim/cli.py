@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sim import api, resources
+from sim.distributions import scenario_distributions
 from sim.measures import Kind
 from sim.policies import (
     COMMON_PARAMS,
@@ -682,13 +683,20 @@ def describe_scenario(sc: Scenario) -> str:
         )
         lines.append(f"    {sid} ({st.name}): {' / '.join(kinds)}{allies}")
     lines.append(f"  missions: {len(sc.missions)}")
+    drawn = scenario_distributions(sc)
     for mid, m in sc.missions.items():
-        lines.append(f"    {mid}: {m.sender} in {m.host}, {m.total} staff")
+        varies = any(path.startswith(f"missions.{mid}.") for path in drawn)
+        staff = f"up to {m.total} staff (drawn per run)" if varies else f"{m.total} staff"
+        lines.append(f"    {mid}: {m.sender} in {m.host}, {staff}")
     before = sum(1 for ev in sc.events if ev.date < sc.forecast_start)
     lines.append(
         f"  events: {len(sc.events)} ({before} history before the forecast start, "
         f"{len(sc.events) - before} from it on)"
     )
+    if drawn:
+        lines.append(f"  drawn per run: {len(drawn)}")
+        for path, dist in drawn.items():
+            lines.append(f"    {path} ~ {dist.describe()}")
     if sc.overrides:
         lines.append("  overrides: " + ", ".join(f"{k}={v!r}" for k, v in sc.overrides.items()))
     return "\n".join(lines)

@@ -571,6 +571,18 @@ class TestResults:
         rp = ens.drawn["states.russia.policy.respond_prob"]
         assert rp[spiral].mean() > rp[~spiral].mean()
 
+    def test_validate_and_run_list_the_draws(self, capsys):
+        from sim.cli import main
+
+        assert main(["validate", str(UNCERTAIN)]) == 0
+        out = capsys.readouterr().out
+        assert "drawn per run: 3" in out
+        assert "states.russia.policy.ratio ~ lognormal(median 1.2" in out
+        assert main(["run", str(UNCERTAIN), "--runs", "200", "--quiet"]) == 0
+        assert main(["run", str(UNCERTAIN), "--runs", "200"]) == 0
+        table = capsys.readouterr().out
+        assert "drawn per run" in table and "states.us.policy.respond_prob" in table
+
 
 class TestFixing:
     def test_set_a_number_replaces_the_distribution(self):
