@@ -25,6 +25,7 @@ range. Draws for integer parameters are rounded to the nearest integer.
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import math
 from dataclasses import dataclass, field, fields
@@ -52,6 +53,7 @@ __all__ = [
     "Normal",
     "ParamDraws",
     "Uniform",
+    "describe_value",
     "parse_distribution",
     "scenario_distributions",
 ]
@@ -325,9 +327,14 @@ def _is_number(value: Any) -> bool:
     )
 
 
-def _show(value: Any) -> str:
+def describe_value(value: Any) -> str:
+    """How a value found in a scenario is named in an error message."""
     if isinstance(value, bool):
         return f"{str(value).lower()} (a boolean)"
+    if isinstance(value, dt.datetime):
+        return f"{value.isoformat()} (a date-time)"
+    if isinstance(value, dt.date):
+        return f"{value.isoformat()} (a date)"
     if isinstance(value, dict):
         return "a table"
     if isinstance(value, list):
@@ -335,8 +342,10 @@ def _show(value: Any) -> str:
     if isinstance(value, str):
         shown = value if len(value) <= 40 else value[:37] + "..."
         return f"{shown!r} (a string)"
-    if isinstance(value, int | float):
-        return f"{value!r}"
+    if isinstance(value, float):
+        return f"{value!r} (a number)"
+    if isinstance(value, int):
+        return f"{value} (an integer)"
     return type(value).__name__
 
 
@@ -370,7 +379,7 @@ def parse_distribution(
     name = path.rsplit(".", 1)[-1] if name is None else name
     problems: list[tuple[str, str]] = []
     if not isinstance(value, dict):
-        return None, [(path, f"expected a distribution table, found {_show(value)}")]
+        return None, [(path, f"expected a distribution table, found {describe_value(value)}")]
     if name in SCALAR_ONLY:
         return None, [
             (
@@ -397,7 +406,7 @@ def parse_distribution(
         if isinstance(kind, str):
             close = difflib.get_close_matches(kind, sorted(DISTRIBUTIONS), n=1, cutoff=0.5)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-        found = "nothing" if kind is None else _show(kind)
+        found = "nothing" if kind is None else describe_value(kind)
         return None, [
             (
                 f"{path}.dist",
@@ -429,7 +438,8 @@ def parse_distribution(
     for key in (*required, *optional):
         if key in value:
             if not _is_number(value[key]):
-                problems.append((f"{path}.{key}", f"expected a number, found {_show(value[key])}"))
+                found = describe_value(value[key])
+                problems.append((f"{path}.{key}", f"expected a number, found {found}"))
             else:
                 nums[key] = float(value[key])
     if problems:
@@ -558,7 +568,7 @@ def _parse_choice(
     values = value["values"]
     noun = "integers" if integer else "numbers"
     if not isinstance(values, list) or not values or len(values) > MAX_CHOICES:
-        found = _show(values)
+        found = describe_value(values)
         return None, [
             (f"{path}.values", f"expected a list of 1 to {MAX_CHOICES:,} {noun}, found {found}")
         ]
@@ -571,7 +581,7 @@ def _parse_choice(
             problems.append(
                 (
                     f"{path}.values.{i}",
-                    f"expected {kind} in {_range_text(low, high)}, found {_show(v)}",
+                    f"expected {kind} in {_range_text(low, high)}, found {describe_value(v)}",
                 )
             )
     weights = value.get("weights")
@@ -581,14 +591,17 @@ def _parse_choice(
                 (
                     f"{path}.weights",
                     f"expected a list of {len(values)} weights (one per value), found "
-                    f"{_show(weights)}",
+                    f"{describe_value(weights)}",
                 )
             )
         else:
             for i, w in enumerate(weights):
                 if not _is_number(w) or w < 0:
                     problems.append(
-                        (f"{path}.weights.{i}", f"expected a number >= 0, found {_show(w)}")
+                        (
+                            f"{path}.weights.{i}",
+                            f"expected a number >= 0, found {describe_value(w)}",
+                        )
                     )
             if not problems and not sum(float(w) for w in weights) > 0:
                 problems.append((f"{path}.weights", "expected weights with a sum above 0"))

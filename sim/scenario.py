@@ -22,7 +22,7 @@ from typing import Any
 
 import tomli_w
 
-from sim.distributions import Distribution, parse_distribution
+from sim.distributions import Distribution, describe_value, parse_distribution
 from sim.measures import Kind
 from sim.policies import POLICIES, Param
 
@@ -454,25 +454,7 @@ def _num(x: float) -> str:
     return f"{int(x):,}" if float(x).is_integer() else f"{x:g}"
 
 
-def _describe(value: Any) -> str:
-    if isinstance(value, bool):
-        return f"{str(value).lower()} (a boolean)"
-    if isinstance(value, dt.datetime):
-        return f"{value.isoformat()} (a date-time)"
-    if isinstance(value, dt.date):
-        return f"{value.isoformat()} (a date)"
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, list):
-        return f"a list of {len(value)}"
-    if isinstance(value, str):
-        shown = value if len(value) <= 40 else value[:37] + "..."
-        return f"{shown!r} (a string)"
-    if isinstance(value, float):
-        return f"{value!r} (a number)"
-    if isinstance(value, int):
-        return f"{value} (an integer)"
-    return type(value).__name__
+_describe = describe_value  # shared with sim.distributions
 
 
 TOP_KEYS = {"scenario", "states", "missions", "events", "outcomes", "sweep"}  # sweep: sim.sweep
