@@ -38,6 +38,7 @@ import pandas as pd
 
 from sim.measures import HOSTILE_KINDS, Kind
 from sim.model import EscalationModel
+from sim.policies import POLICIES
 from sim.runner import check_stop
 from sim.scenario import Scenario, scenario_from_dict
 
@@ -111,6 +112,32 @@ CALIBRATED: dict[str, PriorBox] = {
         PriorBox("provocation_rate", 0.0, 4.0, doc="own initiatives per year"),
     )
 }
+#: The widest prior each parameter may be given (the policy's own range; ratio > 0).
+PRIOR_LIMITS: dict[str, tuple[float, float]] = {
+    "respond_prob": (0.0, 1.0),
+    "ratio": (1e-3, 10.0),
+    "lag": (0.0, 53.0),
+    "escalate_instrument": (0.0, 1.0),
+    "provocation_rate": (0.0, 365.0),
+}
+
+
+def prior_boxes(priors: dict[str, tuple[float, float]] | None) -> dict[str, PriorBox]:
+    """The default priors with some ranges replaced (``{"ratio": (0.5, 3.0)}``)."""
+    boxes = dict(CALIBRATED)
+    for name, bounds in (priors or {}).items():
+        if name not in CALIBRATED:
+            raise CalibrationError(f"--prior {name}: unknown; known: {', '.join(CALIBRATED)}")
+        low, high = (float(b) for b in bounds)
+        lo, hi = PRIOR_LIMITS[name]
+        if not (lo <= low < high <= hi):
+            raise CalibrationError(
+                f"--prior {name}={low:g}:{high:g}: expected {lo:g} <= low < high <= {hi:g}"
+            )
+        if boxes[name].scale == "floor" and not (low.is_integer() and high.is_integer()):
+            raise CalibrationError(f"--prior {name}: expected whole steps, found {low:g}:{high:g}")
+        boxes[name] = PriorBox(name, low, high, boxes[name].scale, boxes[name].doc)
+    return boxes
 
 
 # ------------------------------------------------------------------ episodes
@@ -429,12 +456,14 @@ class StateFit:
     smc: SMCResult
     fixed: dict[str, Any]
     simulate: ConditionalReplay | None = None
+    priors: dict[str, PriorBox] = field(default_factory=lambda: dict(CALIBRATED))
 
     def samples(self) -> pd.DataFrame:
         """The final population on the natural scale, with weights and distances."""
         pop = self.smc.final
         table = {
-            name: CALIBRATED[name].to_natural(pop.theta[:, i]) for i, name in enumerate(self.params)
+            name: self.priors[name].to_natural(pop.theta[:, i])
+            for i, name in enumerate(self.params)
         }
         table["weight"] = pop.weights
         table["distance"] = pop.distances
@@ -450,7 +479,7 @@ class StateFit:
             q = weighted_quantiles(
                 samples[name].to_numpy(), samples["weight"].to_numpy(), QUANTILES
             )
-            prior = CALIBRATED[name]
+            prior = self.priors[name]
             rows.append(
                 {
                     "state": self.state,
@@ -626,11 +655,13 @@ def calibrate(
     window: int = 10,
     record: dict[tuple[str, str], list[Act]] | None = None,
     history: dict[str, Episodes] | None = None,
+    priors: dict[str, tuple[float, float]] | None = None,
 ) -> Calibration:
     """Fit each state's policy toward its counterpart to the events up to ``until``.
 
-    ``params`` are the names in :data:`CALIBRATED` to estimate (default: all);
-    ``fixed`` gives values for the others (default: the engine's defaults).
+    ``params`` are the names in :data:`CALIBRATED` to estimate (default: all but those
+    in ``fixed``); ``fixed`` gives policy values for the others (default: the engine's
+    defaults); ``priors`` replaces prior ranges by name (:func:`prior_boxes`).
     ``record`` replaces the scenario's events as the observed acts; ``history`` gives a
     state's observed episodes directly (a history simulated by the forward model itself,
     to test that calibration recovers the parameters that made it).
@@ -640,11 +671,23 @@ def calibrate(
     until = until or scenario.end
     if until < scenario.start:
         raise CalibrationError(f"--until {until} is before the scenario starts ({scenario.start})")
-    params = list(params or CALIBRATED)
+    fixed = dict(fixed or {})
+    params = list(params or [p for p in CALIBRATED if p not in fixed])
     unknown = [p for p in params if p not in CALIBRATED]
     if unknown:
         raise CalibrationError(f"cannot calibrate {unknown}; known: {', '.join(CALIBRATED)}")
-    fixed = dict(fixed or {})
+    allowed = POLICIES["proportional"].all_params()
+    for name, value in fixed.items():
+        if name not in allowed:
+            raise CalibrationError(f"--fix {name}: not a parameter of a proportional policy")
+        if allowed[name].check(value)[1] is not None:
+            raise CalibrationError(f"--fix {name}={value!r}: expected {allowed[name].describe()}")
+    both = sorted(set(params) & set(fixed))
+    if both:
+        raise CalibrationError(f"{', '.join(both)}: both calibrated and fixed")
+    if not params:
+        raise CalibrationError("nothing to calibrate: every parameter is fixed")
+    boxes = prior_boxes(priors)
     states = list(states or scenario.states)
     for sid in states:
         if sid not in scenario.states:
@@ -653,7 +696,7 @@ def calibrate(
     need_record = record is None and any(sid not in history for sid in states)
     acts = record if record is not None else (record_acts(scenario, until) if need_record else {})
     years = ((until - scenario.start).days + 1) / 365.25
-    bounds = np.array([CALIBRATED[p].box for p in params])
+    bounds = np.array([boxes[p].box for p in params])
     fits = {}
     for sid in states:
         other = _pair_of(scenario, sid)
@@ -670,9 +713,13 @@ def calibrate(
         observed = summarise(observed_ep)[0]
         raw = _conditional_raw(scenario, until, sid, other, fixed)
         cond = scenario_from_dict(raw, scenario.source)
-        simulate = ConditionalReplay(cond, sid, other, params, window, settings.batch, seed)
+        simulate = ConditionalReplay(
+            cond, sid, other, params, window, settings.batch, seed, priors=boxes
+        )
         smc = abc_smc(simulate, observed, bounds, settings, seed=_seed_for(seed, sid))
-        fits[sid] = StateFit(sid, other, params, observed, observed_ep, smc, fixed, simulate)
+        fits[sid] = StateFit(
+            sid, other, params, observed, observed_ep, smc, fixed, simulate, priors=boxes
+        )
     expulsions: dict[str, list[int]] = {}
     for (actor, _), listed in acts.items():
         sizes = [round(a.size) for a in listed if a.kind == Kind.EXPEL and a.size >= 1]
@@ -703,7 +750,9 @@ class ConditionalReplay:
         window: int,
         block: int,
         seed: int,
+        priors: dict[str, PriorBox] | None = None,
     ) -> None:
+        self.priors = dict(CALIBRATED) if priors is None else priors
         self.scenario = scenario
         self.state = state
         self.params = params
@@ -726,7 +775,7 @@ class ConditionalReplay:
         """Per-run policy values by dotted path, on the natural scale."""
         out = {}
         for i, name in enumerate(self.params):
-            value = CALIBRATED[name].to_natural(theta[:, i])
+            value = self.priors[name].to_natural(theta[:, i])
             if name == "lag":
                 value = value.astype(np.int64)
             out[f"states.{self.state}.policy.{name}"] = value
@@ -788,7 +837,7 @@ def fitted_policy(fit: StateFit, base: dict[str, Any]) -> dict[str, Any]:
     policy.update(fit.fixed)
     for name in fit.params:
         x = samples[name].to_numpy()
-        prior = CALIBRATED[name]
+        prior = fit.priors[name]
         if prior.scale == "log":
             logs = np.log(x)
             mean = float(np.average(logs, weights=w))
@@ -902,7 +951,9 @@ def report(cal: Calibration, checks: dict[str, dict[str, Any]] | None = None) ->
         },
         "priors": {
             name: {"low": p.low, "high": p.high, "scale": p.scale, "meaning": p.doc}
-            for name, p in CALIBRATED.items()
+            for name, p in (
+                next(iter(cal.fits.values())).priors if cal.fits else CALIBRATED
+            ).items()
         },
         "states": {},
     }

@@ -173,6 +173,20 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--states", metavar="A,B", help="states to calibrate (default: every state)")
     cal.add_argument("--particles", type=_whole_number(50, "particles", 100_000), default=1000)
     cal.add_argument("--generations", type=_whole_number(1, "generations", 50), default=10)
+    cal.add_argument(
+        "--fix",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="do not calibrate NAME; use VALUE (e.g. lag=1)",
+    )
+    cal.add_argument(
+        "--prior",
+        action="append",
+        default=[],
+        metavar="NAME=LOW:HIGH",
+        help="uniform prior range of NAME (ratio: on the log scale; lag: whole steps)",
+    )
     cal.add_argument("--seed", type=_seed, help="seed (default: the scenario's)")
     cal.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
     cal.add_argument("--out", metavar="DIR", help="write posterior, table, check figure here")
@@ -509,11 +523,19 @@ def _cmd_calibrate(args: argparse.Namespace, argv: list[str]) -> int:
     if target is not None and target.exists() and not args.force:
         raise UsageError(f"--write-scenario {target}: exists; use --force to replace it")
     settings = cal_mod.SMCSettings(particles=args.particles, generations=args.generations)
+    fixed = {name: value for name, value in map(_calibration_value, args.fix)}
+    priors = {name: bounds for name, bounds in map(_calibration_prior, args.prior)}
     command = ["escalation-sim", *argv]
     try:
         with staged_output(args.out, args.force, command) if args.out else nullcontext() as staging:
             cal = cal_mod.calibrate(
-                scenario, until=args.until, states=states, settings=settings, seed=args.seed
+                scenario,
+                until=args.until,
+                states=states,
+                settings=settings,
+                seed=args.seed,
+                fixed=fixed,
+                priors=priors,
             )
             checks = cal_mod.predictive_checks(cal) if staging is not None else None
             report = cal_mod.report(cal, checks)
@@ -599,6 +621,38 @@ def _format_backtest(table, scores, runs: int) -> str:
             f"{brier:>18}{row.log_model:>11.3f}{row.log_baseline:>10.3f}{log:>18}"
         )
     return "\n".join(lines)
+
+
+def _calibration_name(text: str, flag: str) -> tuple[str, str]:
+    from sim.calibrate import CALIBRATED
+
+    name, sep, value = text.partition("=")
+    name = name.strip()
+    if not sep or name not in CALIBRATED:
+        raise UsageError(f"{flag} {text!r}: expected NAME=..., NAME one of {', '.join(CALIBRATED)}")
+    return name, value.strip()
+
+
+def _calibration_value(text: str) -> tuple[str, float | int]:
+    name, value = _calibration_name(text, "--fix")
+    try:
+        number = float(value)
+    except ValueError:
+        raise UsageError(f"--fix {text!r}: expected a number after =") from None
+    if name == "lag":
+        if not number.is_integer():
+            raise UsageError(f"--fix {text!r}: expected whole steps")
+        return name, int(number)
+    return name, number
+
+
+def _calibration_prior(text: str) -> tuple[str, tuple[float, float]]:
+    name, value = _calibration_name(text, "--prior")
+    low, _, high = value.partition(":")
+    try:
+        return name, (float(low), float(high))
+    except ValueError:
+        raise UsageError(f"--prior {text!r}: expected NAME=LOW:HIGH") from None
 
 
 def _write_calibration(cal, report: dict, checks: dict, staging: Path, plots) -> None:

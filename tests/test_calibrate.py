@@ -268,6 +268,33 @@ class TestFittedScenario:
         assert "lag" in fig.axes[0].get_xlabel()
 
 
+class TestFixAndPriors:
+    def test_fixed_parameters_are_not_calibrated_and_priors_bound_the_posterior(self):
+        sc = load_scenario(REPLAY)
+        result = cal.calibrate(
+            sc,
+            until=dt.date(2020, 12, 31),
+            states=["russia"],
+            fixed={"lag": 0, "escalate_instrument": 0.0},
+            priors={"ratio": (0.5, 2.0)},
+            settings=cal.SMCSettings(particles=100, generations=3),
+            seed=4,
+        )
+        fit = result.fits["russia"]
+        assert fit.params == ["respond_prob", "ratio", "provocation_rate"]
+        ratio = fit.samples()["ratio"]
+        assert ratio.between(0.5, 2.0).all()
+        report = cal.report(result)
+        assert report["priors"]["ratio"]["low"] == 0.5
+        policy = cal.fitted_policy(fit, {})
+        assert policy["lag"] == 0 and policy["escalate_instrument"] == 0.0
+        assert policy["ratio"]["dist"] == "lognormal"
+
+    def test_fixing_everything_is_refused(self):
+        with pytest.raises(cal.CalibrationError, match="nothing to calibrate"):
+            cal.calibrate(load_scenario(REPLAY), fixed={name: 0 for name in cal.CALIBRATED})
+
+
 class TestCommandLine:
     def test_calibrate_writes_results_and_scenario(self, tmp_path, capsys):
         out, fitted = tmp_path / "cal", tmp_path / "fitted.toml"
@@ -302,6 +329,12 @@ class TestCommandLine:
             (["--until", "1990-01-01"], "before the scenario starts"),
             (["--states", "france"], "no state 'france'"),
             (["--particles", "3"], "particles >= 50"),
+            (["--fix", "lag=1.5"], "whole steps"),
+            (["--fix", "bogus=1"], "NAME one of"),
+            (["--fix", "respond_prob=2"], "expected probability in [0, 1]"),
+            (["--prior", "ratio=3:1"], "low < high"),
+            (["--prior", "ratio=x"], "NAME=LOW:HIGH"),
+            (["--prior", "lag=0:2.5"], "whole steps"),
         ],
     )
     def test_bad_input_exits_2(self, extra, message, capsys):
