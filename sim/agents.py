@@ -77,6 +77,17 @@ class Relation:
         years = step_days / 365.25
         self.p_provoke = -np.expm1(-p.provocation_rate * years)
         self.p_conciliate = -np.expm1(-p.conciliation_rate * years)
+        # Which mechanisms can act in some run, decided once: the parameters may be arrays
+        # over runs, and the step loop should not test them again every step.
+        self.noisy = bool(np.any(p.noise > 0))
+        self.noisy_everywhere = bool(np.all(p.noise > 0))
+        self.escalates = bool(np.any(p.escalate_instrument > 0))
+        self.reciprocates = bool(np.any(p.reciprocate > 0))
+        self.reciprocates_always = bool(np.all(p.reciprocate >= 1))
+        self.responds_always = bool(np.all(p.respond_prob >= 1))
+        self.fixed_lag = bool(np.all(self.lag_min == self.lag_max))
+        self.provokes = bool(np.any(self.p_provoke > 0))
+        self.conciliates = bool(np.any(self.p_conciliate > 0))
         self.slots = {name: slot(name, actor, target) for name in _SLOTS}
         self._policy_slots: dict[str, int] = {}
         # Decisions waiting for their announcement step (ring buffer over the lag).
@@ -173,12 +184,12 @@ class StateAgent(mesa.Agent):
             their_total = np.zeros(runs, dtype=np.int32)
         perceived = true_size
         hit = true_size > 0
-        if np.any(p.noise > 0) and hit.any():
+        if rel.noisy and hit.any():
             z = streams.normal(t, rel.slots["noise"])
             # A perceived size is a head count: the nearest whole number (so small acts
             # can go unnoticed), median-unbiased whatever the response then rounds.
             perceived = np.where(hit, np.rint(true_size * np.exp(p.noise * z)), 0.0)
-            if not np.all(p.noise > 0):  # per-run noise: runs without it see true sizes
+            if not rel.noisy_everywhere:  # per-run noise: runs without it see true sizes
                 perceived = np.where(p.noise > 0, perceived, true_size)
         rel.grievance += perceived
         rel.quiet = np.where(hit, 0, rel.quiet + 1)
@@ -198,23 +209,23 @@ class StateAgent(mesa.Agent):
         size, kind = p.respond(obs)
         size = np.asarray(size, dtype=float)
         kind = np.where(kind == Kind.NONE, np.int8(Kind.EXPEL), kind).astype(np.int8)
-        if np.any(p.escalate_instrument > 0):
+        if rel.escalates:
             shift = streams.uniform(t, rel.slots["escalate"]) < p.escalate_instrument
             kind = np.where(shift, rel.next_rung[kind], kind).astype(np.int8)
 
         # Answer conciliation; a state that reciprocates this step does not also retaliate.
         reciprocating = np.zeros(runs, dtype=bool)
-        if np.any(p.reciprocate > 0) and (concil_seen > 0).any():
+        if rel.reciprocates and (concil_seen > 0).any():
             reciprocating = concil_seen > 0
-            if np.any(p.reciprocate < 1):
+            if not rel.reciprocates_always:
                 reciprocating &= streams.uniform(t, rel.slots["reciprocate"]) < p.reciprocate
             size = np.where(reciprocating, 0.0, size)
 
         acting = whole_staff(size) >= 1
-        if np.any(p.respond_prob < 1) and acting.any():
+        if not rel.responds_always and acting.any():
             acting &= streams.uniform(t, rel.slots["respond"]) < p.respond_prob
         if acting.any() or reciprocating.any():
-            if np.all(rel.lag_min == rel.lag_max):
+            if rel.fixed_lag:
                 lag = rel.lag_min
             else:
                 lag = streams.integers(t, rel.slots["lag"], rel.lag_min, rel.lag_max)
@@ -222,7 +233,7 @@ class StateAgent(mesa.Agent):
             rel.schedule(t, lag, np.where(reciprocating, np.maximum(concil_seen, 1.0), 0.0), None)
 
         unilateral = p.initiate(obs)
-        if np.any(rel.p_conciliate > 0):
+        if rel.conciliates:
             u = streams.uniform(t, rel.slots["conciliate"])
             exo = u < rel.p_conciliate
             lo, hi = p.conciliation_size
@@ -231,7 +242,7 @@ class StateAgent(mesa.Agent):
         if unilateral.any():
             step_size = np.asarray(getattr(p, "step_size", 1), dtype=float)
             rel.schedule(t, 0, np.where(unilateral, step_size, 0.0), None)
-        if np.any(rel.p_provoke > 0):
+        if rel.provokes:
             provoked = streams.uniform(t, rel.slots["provoke"]) < rel.p_provoke
             lo, hi = p.provocation_size
             amount = lo if lo == hi else streams.integers(t, rel.slots["provoke_size"], lo, hi)

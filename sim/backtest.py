@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -185,7 +185,6 @@ class Backtest:
     windows: list[WindowResult]
     runs: int
     seed: int
-    meta: dict = field(default_factory=dict)
 
     def table(self) -> pd.DataFrame:
         return pd.concat([w.table for w in self.windows], ignore_index=True)

@@ -39,6 +39,7 @@ import pandas as pd
 from sim.measures import HOSTILE_KINDS, Kind
 from sim.model import EscalationModel
 from sim.policies import POLICIES
+from sim.rng import slot
 from sim.runner import check_stop
 from sim.scenario import Scenario, scenario_from_dict
 
@@ -254,9 +255,7 @@ def record_episodes(
         if i + 1 < len(grouped):
             limit = min(limit, grouped[i + 1].date)
         mine = [
-            j
-            for j, ans in enumerate(answers)
-            if j not in used and act.date <= ans.date < limit and ans.date != limit
+            j for j, ans in enumerate(answers) if j not in used and act.date <= ans.date < limit
         ]
         if not mine:
             continue
@@ -518,7 +517,6 @@ class Calibration:
     settings: SMCSettings
     seed: int
     window: int
-    meta: dict = field(default_factory=dict)
     #: Staff expelled per expulsion in the record, per state (sizes for initiatives).
     expulsions: dict[str, list[int]] = field(default_factory=dict)
 
@@ -566,15 +564,24 @@ def _hostile_event(ev: dict, actor: str, target: str) -> bool:
     )
 
 
+def _cut_raw(scenario: Scenario, until: dt.date) -> dict[str, Any]:
+    """A copy of the scenario's document with only the events dated up to ``until``.
+
+    Its ``raw`` holds an events file's rows inline, so the reference to the file goes.
+    """
+    raw = copy.deepcopy(scenario.raw)
+    raw.setdefault("scenario", {}).pop("events_file", None)
+    raw["events"] = [ev for ev in raw.get("events", []) if _event_date(ev) <= until]
+    return raw
+
+
 def _history_raw(scenario: Scenario, until: dt.date) -> dict[str, Any]:
     """The scenario cut at ``until``: events up to it, policies acting from the start."""
-    raw = copy.deepcopy(scenario.raw)
-    meta = raw.setdefault("scenario", {})
-    meta.pop("events_file", None)
+    raw = _cut_raw(scenario, until)
+    meta = raw["scenario"]
     meta.pop("horizon_steps", None)
     meta["horizon"] = until
     meta["forecast_start"] = scenario.start
-    raw["events"] = [ev for ev in raw.get("events", []) if _event_date(ev) <= until]
     return raw
 
 
@@ -728,8 +735,6 @@ def calibrate(
 
 
 def _seed_for(seed: int, state: str) -> int:
-    from sim.rng import slot
-
     return (int(seed) * 1_000_003 + slot("calibrate", state)) % 2**63
 
 
@@ -885,9 +890,8 @@ def fitted_raw(cal: Calibration) -> dict[str, Any]:
     Events after ``until`` are dropped: they are what the fitted scenario forecasts.
     """
     sc = cal.scenario
-    raw = copy.deepcopy(sc.raw)
-    meta = raw.setdefault("scenario", {})
-    meta.pop("events_file", None)
+    raw = _cut_raw(sc, cal.until)
+    meta = raw["scenario"]
     forecast = cal.until + dt.timedelta(days=1)
     if forecast <= sc.end:
         meta["forecast_start"] = forecast
@@ -896,7 +900,6 @@ def fitted_raw(cal: Calibration) -> dict[str, Any]:
     # The policies perceive the acts of the last response window before the forecast
     # (an order three days before it is still to be answered).
     meta["recall_days"] = cal.window * sc.step_days
-    raw["events"] = [ev for ev in raw.get("events", []) if _event_date(ev) <= cal.until]
     for sid, fit in cal.fits.items():
         state = raw["states"][sid]
         base = state.get("policy", {})
@@ -910,10 +913,6 @@ def fitted_raw(cal: Calibration) -> dict[str, Any]:
         f"ABC-SMC on the events up to {cal.until} (sim calibrate, seed {cal.seed})."
     ).strip()
     return raw
-
-
-def first_kind_label(code: int) -> str:
-    return Kind(code).label if code else "none"
 
 
 # ------------------------------------------------------------------ outputs
