@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
+from sim.event_record import ANSWER, INITIATIVE, RECIPROCATION
 from sim.measures import HOSTILE_KINDS, Kind, whole_staff
 from sim.policies import Observation, Policy, make_policy
 from sim.rng import slot
@@ -94,17 +95,31 @@ class Relation:
         self.sched_size = np.zeros((self.depth, runs))
         self.sched_kind = np.zeros((self.depth, runs), dtype=np.int8)
         self.sched_concil = np.zeros((self.depth, runs))
+        # Why each queued decision was taken (sim.event_record causes), and the event-record
+        # row of the act it answers or reciprocates (-1: none). When several decisions fall
+        # due together they are announced as one, with the first one's cause.
+        self.sched_cause = np.zeros((self.depth, runs), dtype=np.int8)
+        self.sched_ref = np.full((self.depth, runs), -1, dtype=np.int64)
+        self.sched_concil_cause = np.zeros((self.depth, runs), dtype=np.int8)
+        self.sched_concil_ref = np.full((self.depth, runs), -1, dtype=np.int64)
         # Memory.
         self.grievance = np.zeros(runs)
         self.quiet = np.zeros(runs, dtype=np.int64)
         self.since_conciliation = np.full(runs, 10**6, dtype=np.int64)
         self.conciliated = np.zeros(runs, dtype=bool)  # made a conciliatory move in the forecast
         self.offer_open = np.zeros(runs, dtype=bool)  # this state's conditional offer stands
+        self.offer_row = np.full(runs, -1, dtype=np.int64)  # its row in the event record
         # This step's intentions, read by the model when it announces.
         self.intent_size = np.zeros(runs)
         self.intent_kind = np.zeros(runs, dtype=np.int8)
         self.intent_concil = np.zeros(runs)
         self.intent_joined = np.zeros(runs)  # staff expelled in solidarity with an ally
+        self.intent_cause = np.zeros(runs, dtype=np.int8)
+        self.intent_ref = np.full(runs, -1, dtype=np.int64)
+        self.intent_concil_cause = np.zeros(runs, dtype=np.int8)
+        self.intent_concil_ref = np.full(runs, -1, dtype=np.int64)
+        self.intent_joined_ref = np.full(runs, -1, dtype=np.int64)
+        self.intent_joined_ally = np.full(runs, -1, dtype=np.int16)
 
     def policy_slot(self, name: str) -> int:
         if name not in self._policy_slots:
@@ -112,19 +127,35 @@ class Relation:
         return self._policy_slots[name]
 
     def schedule(
-        self, step: int, lag: np.ndarray | int, size: np.ndarray, kind: np.ndarray | None
+        self,
+        step: int,
+        lag: np.ndarray | int,
+        size: np.ndarray,
+        kind: np.ndarray | None,
+        cause: np.ndarray | int = INITIATIVE,
+        ref: np.ndarray | int = -1,
     ) -> None:
-        """Queue decisions for announcement ``lag`` steps from now (size 0 = nothing)."""
+        """Queue decisions for announcement ``lag`` steps from now (size 0 = nothing).
+
+        ``kind`` None queues a conciliatory move. ``cause`` and ``ref`` (per run, or one
+        for all) say why: see :mod:`sim.event_record`.
+        """
         cols = np.nonzero(size > 0)[0]
         if not len(cols):
             return
         lag = np.broadcast_to(lag, size.shape)[cols]
         rows = (step + lag) % self.depth
+        cause = np.broadcast_to(cause, size.shape)[cols]
+        ref = np.broadcast_to(ref, size.shape)[cols]
         if kind is None:
-            self.sched_concil[rows, cols] += size[cols]
+            sizes, causes, refs = self.sched_concil, self.sched_concil_cause, self.sched_concil_ref
         else:
-            self.sched_size[rows, cols] += size[cols]
+            sizes, causes, refs = self.sched_size, self.sched_cause, self.sched_ref
             self.sched_kind[rows, cols] = np.maximum(self.sched_kind[rows, cols], kind[cols])
+        first = sizes[rows, cols] == 0
+        causes[rows, cols] = np.where(first, cause, causes[rows, cols])
+        refs[rows, cols] = np.where(first, ref, refs[rows, cols])
+        sizes[rows, cols] += size[cols]
 
     def pop(self, step: int) -> None:
         """Move the decisions due now into this step's intentions."""
@@ -133,9 +164,31 @@ class Relation:
         self.intent_kind = self.sched_kind[row].copy()
         self.intent_concil = self.sched_concil[row].copy()
         self.intent_joined = np.zeros_like(self.intent_concil)
+        self.intent_cause = self.sched_cause[row].copy()
+        self.intent_ref = self.sched_ref[row].copy()
+        self.intent_concil_cause = self.sched_concil_cause[row].copy()
+        self.intent_concil_ref = self.sched_concil_ref[row].copy()
+        self.intent_joined_ref = np.full_like(self.intent_ref, -1)
+        self.intent_joined_ally = np.full(len(self.intent_ref), -1, dtype=np.int16)
         self.sched_size[row] = 0.0
         self.sched_kind[row] = 0
         self.sched_concil[row] = 0.0
+        self.sched_cause[row] = 0
+        self.sched_ref[row] = -1
+        self.sched_concil_cause[row] = 0
+        self.sched_concil_ref[row] = -1
+
+    def drop_answers(self, runs: np.ndarray, withdrawn) -> None:
+        """Forget queued answers (in the selected runs) to acts that ``withdrawn`` says
+        were called off before they took effect: nothing is left to answer."""
+        answers = (self.sched_cause == ANSWER) & (self.sched_size > 0) & runs[None, :]
+        if not answers.any():
+            return
+        gone = answers & withdrawn(self.sched_ref)
+        self.sched_size[gone] = 0.0
+        self.sched_kind[gone] = 0
+        self.sched_cause[gone] = 0
+        self.sched_ref[gone] = -1
 
 
 class StateAgent(mesa.Agent):
@@ -169,11 +222,14 @@ class StateAgent(mesa.Agent):
         p = rel.policy
         runs = model.n_runs
         if rel.obs_m >= 0:
+            answered = model.prev_ref[rel.obs_m]
+            reciprocated = model.prev_concil_ref[rel.obs_m]
             true_size = model.prev_size[rel.obs_m]
             seen_kind = model.prev_kind[rel.obs_m]
             concil_seen = model.prev_concil[rel.obs_m]
             own_total = model.missions.total(rel.obs_m) - model.missions.pending_expel[rel.obs_m]
         else:
+            answered = reciprocated = np.full(runs, -1, dtype=np.int64)
             true_size = np.zeros(runs)
             seen_kind = np.zeros(runs, dtype=np.int8)
             concil_seen = np.zeros(runs)
@@ -229,8 +285,18 @@ class StateAgent(mesa.Agent):
                 lag = rel.lag_min
             else:
                 lag = streams.integers(t, rel.slots["lag"], rel.lag_min, rel.lag_max)
-            rel.schedule(t, lag, np.where(acting, size, 0.0), kind)
-            rel.schedule(t, lag, np.where(reciprocating, np.maximum(concil_seen, 1.0), 0.0), None)
+            # An answer to what was perceived, else the policy's own move (e.g. grim's).
+            cause = np.where(perceived > 0, np.int8(ANSWER), np.int8(INITIATIVE))
+            ref = np.where(perceived > 0, answered, -1)
+            rel.schedule(t, lag, np.where(acting, size, 0.0), kind, cause, ref)
+            rel.schedule(
+                t,
+                lag,
+                np.where(reciprocating, np.maximum(concil_seen, 1.0), 0.0),
+                None,
+                RECIPROCATION,
+                reciprocated,
+            )
 
         unilateral = p.initiate(obs)
         if rel.conciliates:
@@ -260,3 +326,8 @@ class StateAgent(mesa.Agent):
                 continue
             joins = acted & (model.streams.uniform(t, slot_id) < self.solidarity)
             rel.intent_joined = np.where(joins, float(self.solidarity_size), rel.intent_joined)
+            rel.intent_joined_ref = np.where(
+                joins, model.prev_initiative_ref[ally_m], rel.intent_joined_ref
+            )
+            ally = np.int16(model.mission_sender[ally_m])
+            rel.intent_joined_ally = np.where(joins, ally, rel.intent_joined_ally)

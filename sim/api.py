@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.model import OUTCOMES
+from sim.outcome_classes import OUTCOME_CLASSES, OUTCOMES, TIMED_OUTCOMES
 from sim.outcomes import wilson
 from sim.results import prepare_output_dir, write_results
 from sim.runner import DEFAULT_BLOCK_SIZE, Ensemble, run_ensemble
@@ -112,11 +112,12 @@ class Result:
         return pd.DataFrame(values, index=index, columns=self.ensemble.mission_ids)
 
     def cumulative_incidence(self) -> pd.DataFrame:
-        """Share of runs that reached spiral / de-escalation by the end of each step.
+        """Share of runs that reached each timed outcome by the end of each step.
 
-        Competing risks: each run counts once, for the outcome it reached first. Columns
-        ``spiral``, ``spiral_low``, ``spiral_high`` (95% Wilson band) and the same for
-        ``de_escalation``, indexed by date.
+        Competing risks: each run counts once, for its class at the horizon, from the
+        step that class was reached (:mod:`sim.outcome_classes`), so the last row equals
+        the horizon's shares. Columns ``spiral``, ``spiral_low``, ``spiral_high`` (95%
+        Wilson band) and the same for ``de_escalation`` and ``relapse``, indexed by date.
 
         >>> result.cumulative_incidence().iloc[-1]   # doctest: +SKIP
         """
@@ -126,9 +127,10 @@ class Result:
         n = self.n_runs
         dates = pd.to_datetime([sc.step_end(first + i) for i in range(n_steps)])
         table = pd.DataFrame(index=pd.Index(dates, name="date"))
-        for code, name in enumerate(OUTCOMES):
-            if name == "unresolved":
+        for code, cls in enumerate(OUTCOME_CLASSES):
+            if not cls.timed:
                 continue
+            name = cls.name
             steps = self.ensemble.outcome_step[self.ensemble.outcome == code] - first
             counts = np.cumsum(np.bincount(steps, minlength=n_steps)[:n_steps])
             bands = [wilson(int(k), n) for k in counts]
@@ -164,7 +166,7 @@ class Result:
         )  # fmt: skip
 
     def plot_cumulative_incidence(self, ax=None):
-        """Cumulative incidence of spiral and de-escalation, with 95% bands."""
+        """Cumulative incidence of each timed outcome, with 95% bands."""
         from sim import plots
 
         cif = self.cumulative_incidence()
@@ -174,7 +176,7 @@ class Result:
                 cif[f"{name}_low"].to_numpy(),
                 cif[f"{name}_high"].to_numpy(),
             )
-            for name in ("spiral", "de_escalation")
+            for name in TIMED_OUTCOMES
         }
         dates = [d.date() for d in cif.index]
         return plots.plot_cumulative_incidence(
@@ -191,9 +193,9 @@ class Result:
 
         weeks = self.ensemble.weeks_to_outcome()
         data = {
-            name: weeks[self.ensemble.outcome == code]
-            for code, name in enumerate(OUTCOMES)
-            if name != "unresolved"
+            cls.name: weeks[self.ensemble.outcome == code]
+            for code, cls in enumerate(OUTCOME_CLASSES)
+            if cls.timed
         }
         return plots.plot_time_to_outcome(
             data, ax=ax, title=f"Time to outcome: {self.scenario.name}"
@@ -368,6 +370,12 @@ def load_results(directory: str | Path) -> Result | SweepResult:
     missions = list(scenario.missions)
     states = list(scenario.states)
     codes = {name: i for i, name in enumerate(OUTCOMES)}
+    unknown = sorted(set(table["outcome"].astype("object").dropna()) - set(codes))
+    if unknown:
+        raise ValueError(
+            f"{out / 'runs.parquet'}: outcome {unknown[0]!r} is not one of this version's "
+            f"outcomes ({', '.join(OUTCOMES)}); the results were written by another version"
+        )
     closed = table["closed_mission"].astype("object")
     ensemble = Ensemble(
         scenario=scenario,
@@ -416,7 +424,9 @@ def _load_sweep(out: Path, manifest: dict) -> SweepResult:
     for path in sorted((out / "points").glob("*.json")):
         row = json.loads(path.read_text())
         if row.get("outcome_codes"):
-            codes[int(row["point"])] = _decode_outcomes(row["outcome_codes"])
+            codes[int(row["point"])] = _decode_outcomes(
+                row["outcome_codes"], row.get("outcome_names")
+            )
     sensitivity = None
     if (out / "sensitivity.json").is_file():
         sensitivity = json.loads((out / "sensitivity.json").read_text())

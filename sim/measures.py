@@ -145,6 +145,13 @@ class Missions:
         # here, apart, so that cancelling the host's hostile measures leaves them pending.
         # Allocated only when the scenario has such a measure.
         self._own: dict[str, np.ndarray] | None = None
+        #: With ``track_effects``, apply_due leaves in ``effects`` the staff each
+        #: mechanism removed (by Kind) and restores brought back ("restore") that step,
+        #: as (missions, runs) arrays, for the event record.
+        self.track_effects = False
+        self.effects: dict = {}
+        #: Which kind of restriction the last ``lift`` lifted, per run.
+        self.lifted: dict[Kind, np.ndarray] = {}
 
     def _buffers(self, name: str, hostile: bool) -> list[np.ndarray]:
         """The pending buffers an announcement writes to."""
@@ -307,6 +314,7 @@ class Missions:
         self.ceiling[m] = np.where(ban, NO_LIMIT, self.ceiling[m])
         cap = runs & ~visa & ~ban & (self.cap[m] < NO_LIMIT)
         self.cap[m] = np.where(cap, NO_LIMIT, self.cap[m])
+        self.lifted = {Kind.VISA_DENIAL: visa, Kind.BAN_LOCAL_HIRES: ban, Kind.CAP: cap}
         return visa | ban | cap
 
     # -------------------------------------------------------------- effects
@@ -316,14 +324,30 @@ class Missions:
         before = self.totals()
         executed = self.p_hostile[slot].astype(np.int32)
 
+        track = self.track_effects
+        effects: dict = {}
+
+        def staff_before() -> np.ndarray | None:
+            return self.totals() if track else None
+
+        def note(kind, before) -> None:
+            if track:
+                effects[kind] = np.maximum(before - self.totals(), 0)
+
+        b = staff_before()
         expel = self.p_expel[slot]
         self.diplomats -= np.minimum(expel, self.diplomats)
         self.pending_expel -= expel
+        note(Kind.EXPEL, b)
+        b = staff_before()
         posts = self.p_posts[slot]
         self.posts -= np.minimum(posts, self.posts)
         self.pending_posts -= posts
+        note(Kind.CLOSE_CONSULATE, b)
+        b = staff_before()
         self.ceiling = np.minimum(self.ceiling, self.p_ceiling[slot])
         self.local = np.minimum(self.local, self.ceiling)
+        note(Kind.BAN_LOCAL_HIRES, b)
         self.cap = np.minimum(self.cap, self.p_cap[slot])
         self.pending_visa -= (self.p_visa[slot] > 0).astype(np.int32)
         self.visa_rate = np.maximum(self.visa_rate, self.p_visa[slot])
@@ -331,18 +355,24 @@ class Missions:
         self.pending_hostile -= executed
 
         # Departures under a visa denial: fractions carry over to the next step.
+        b = staff_before()
         if self.visa_rate.any():
             self.visa_carry += np.where(self.suspended, 0.0, self.visa_rate)
             whole = np.floor(self.visa_carry + _CARRY_EPS)
             leaving = np.minimum(whole, self.diplomats).astype(np.int32)
             self.diplomats -= leaving
             self.visa_carry -= whole
+        note(Kind.VISA_DENIAL, b)
 
+        b = staff_before()
         self._enforce_cap()
+        note(Kind.CAP, b)
+        b = staff_before()
         if self.suspended.any():
             self.diplomats[self.suspended] = 0
             self.local[self.suspended] = 0
             self.posts[self.suspended] = 0
+        note(Kind.SUSPEND, b)
         self.removed += np.maximum(before - self.totals(), 0)
 
         # Staff restored arrive, but never above a cap, nor into a suspended mission, nor
@@ -353,6 +383,9 @@ class Missions:
         back = np.minimum(np.minimum(arriving, room), self.removed - self.restored)
         self.diplomats += back.astype(np.int32)
         self.restored += back
+        if track:
+            effects["restore"] = back.astype(np.int64)
+        self.effects = effects
         for buf, empty in (
             (self.p_expel, 0),
             (self.p_restore, 0),

@@ -1,8 +1,9 @@
 """Outcome statistics: probabilities with Wilson intervals, cumulative incidence, quantiles.
 
-Spiral and de-escalation end a trajectory at different times, so they are competing
-risks: besides the shares at the horizon we report the cumulative incidence of each
-over time (the share of runs that have reached it by each step). Intervals for
+The outcome classes (:mod:`sim.outcome_classes`) are competing risks, each dated at a
+step: besides the shares at the horizon we report the cumulative incidence of each
+over time (the share of runs whose class at the horizon is that outcome, reached by
+each step), so that every curve ends at the horizon's share. Intervals for
 probabilities are Wilson score intervals (Brown, Cai & DasGupta, Stat. Sci. 16:101,
 2001), computed by :func:`scipy.stats.binomtest`.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import binomtest
 
-from sim.model import OUTCOMES
+from sim.outcome_classes import OUTCOME_CLASSES, OUTCOMES
 
 __all__ = ["QUANTILES", "cumulative_incidence", "outcome_table", "quantiles", "wilson"]
 
@@ -47,9 +48,10 @@ def cumulative_incidence(
     """Share of runs that reached each outcome by each step from ``first_step`` on."""
     n = len(outcome)
     out = {}
-    for code, name in enumerate(OUTCOMES):
-        if name == "unresolved":
+    for code, cls in enumerate(OUTCOME_CLASSES):
+        if not cls.timed:
             continue
+        name = cls.name
         steps = outcome_step[outcome == code] - first_step
         hist = np.bincount(steps, minlength=n_steps)[:n_steps] if len(steps) else np.zeros(n_steps)
         out[name] = np.cumsum(hist) / max(n, 1)

@@ -37,6 +37,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import NullLocator
 
+from sim.outcome_classes import OUTCOME_CLASSES
 from sim.results import atomic_write
 
 __all__ = [
@@ -63,9 +64,8 @@ NOTE_SIZE = 10
 
 #: Line style, marker and colour (Okabe-Ito) per outcome: told apart without colour.
 OUTCOME_STYLES: dict[str, dict[str, Any]] = {
-    "spiral": {"color": "#D55E00", "linestyle": "-", "marker": "o"},
-    "de_escalation": {"color": "#0072B2", "linestyle": "--", "marker": "s"},
-    "unresolved": {"color": "#555555", "linestyle": ":", "marker": "^"},
+    c.name: {"color": c.color, "linestyle": c.linestyle, "marker": c.marker}
+    for c in OUTCOME_CLASSES
 }
 _SPARE_STYLES = [
     {"color": "#009E73", "linestyle": "-.", "marker": "D"},
@@ -647,7 +647,7 @@ def _atomic_savefig(fig: Figure, path: Path, options: dict[str, Any]) -> None:
 _MISSION_COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9"]
 _MISSION_MARKERS = ["o", "s", "^", "D", "v", "P"]
 #: Hatches per outcome for bars (the colours are those of :data:`OUTCOME_STYLES`).
-_OUTCOME_HATCHES = {"spiral": "///", "de_escalation": "...", "unresolved": "xx"}
+_OUTCOME_HATCHES = {c.name: c.hatch for c in OUTCOME_CLASSES}
 _SPARE_HATCHES = ["\\\\\\", "++", "oo"]
 #: Quantiles of the fan chart's bands: (low, high, alpha, legend label).
 _FAN_BANDS = (

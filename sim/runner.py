@@ -18,7 +18,8 @@ import pandas as pd
 from tqdm import tqdm  # text bar on stderr, also under Jupyter
 
 from sim import resources
-from sim.model import OUTCOMES, BlockResult, EscalationModel
+from sim.model import BlockResult, EscalationModel
+from sim.outcome_classes import OUTCOME_CLASSES, OUTCOMES, SPIRAL
 from sim.outcomes import cumulative_incidence, outcome_table, quantiles, wilson
 from sim.scenario import Scenario
 
@@ -120,7 +121,7 @@ class Ensemble:
         n_forecast = sc.n_steps - sc.forecast_step
         weeks = self.weeks_to_outcome()
         cif = cumulative_incidence(self.outcome, self.outcome_step, sc.forecast_step, n_forecast)
-        spiral = self.outcome == OUTCOMES.index("spiral")
+        spiral = self.outcome == SPIRAL
         closed_by = {
             mid: int(np.sum(spiral & (self.closed_mission == i)))
             for i, mid in enumerate(self.mission_ids)
@@ -136,9 +137,9 @@ class Ensemble:
             "step_days": sc.step_days,
             "outcomes": outcome_table(self.outcome),
             "weeks_to_outcome": {
-                name: quantiles(weeks[self.outcome == code])
-                for code, name in enumerate(OUTCOMES)
-                if name != "unresolved"
+                cls.name: quantiles(weeks[self.outcome == code])
+                for code, cls in enumerate(OUTCOME_CLASSES)
+                if cls.timed
             },
             "cumulative_incidence": {
                 # The share of runs that reached each outcome by the end of each step.

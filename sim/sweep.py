@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm  # text bar on stderr, also under Jupyter
 
-from sim.model import OUTCOMES
+from sim.outcome_classes import OUTCOMES
 from sim.policies import plugin_state, restore_plugins
 from sim.results import INCOMPLETE, OutputError, atomic_write, prepare_output_dir, versions
 from sim.runner import check_stop, run_ensemble
@@ -335,13 +335,41 @@ def run_point(
     for sid, q in summary["staff_lost"].items():
         row[f"staff_lost_mean.{sid}"] = q["mean"]
     row["offer_accepted"] = summary["why"]["offer_accepted"]["p"]
+    # The codes are positions in OUTCOMES; the names go beside them, so that a file
+    # written under another set of outcomes is recognised instead of misread.
+    row["outcome_names"] = list(OUTCOMES)
     row["outcome_codes"] = base64.b64encode(ens.outcome.astype(np.int8).tobytes()).decode()
     row["wall_time_s"] = round(time.perf_counter() - started, 4)
     return row
 
 
-def _decode_outcomes(text: str) -> np.ndarray:
-    return np.frombuffer(base64.b64decode(text), dtype=np.int8)
+def _decode_outcomes(text: str, names: list[str] | None = None) -> np.ndarray:
+    """Per-run outcome codes of a point file, translated to this version's OUTCOMES.
+
+    ``names`` are the outcome names the file's codes index (files written before the
+    names were stored hold codes into ("unresolved", "spiral", "de_escalation")).
+    """
+    codes = np.frombuffer(base64.b64decode(text), dtype=np.int8)
+    names = list(names) if names is not None else ["unresolved", "spiral", "de_escalation"]
+    unknown = [n for n in names if n not in OUTCOMES]
+    if unknown:
+        raise SweepError(
+            f"outcome {unknown[0]!r} in a point file is not one of this version's outcomes "
+            f"({', '.join(OUTCOMES)})"
+        )
+    table = np.array([OUTCOMES.index(n) for n in names], dtype=np.int8)
+    return table[codes]
+
+
+def outcome_set_problem(row: dict) -> str | None:
+    """Why a point file's outcomes differ from this version's (None if they agree)."""
+    names = row.get("outcome_names")
+    if row.get("status") != "ok":
+        return None
+    if names is None or list(names) != list(OUTCOMES):
+        found = ", ".join(names) if names else "unresolved, spiral, de_escalation (unnamed)"
+        return f"written under the outcomes ({found}), not ({', '.join(OUTCOMES)})"
+    return None
 
 
 def paired_difference(
@@ -478,7 +506,13 @@ def _point_path(out: Path, index: int) -> Path:
 
 
 def _fingerprint(raw: dict, spec: SweepSpec) -> str:
-    text = json.dumps({"scenario": raw, "sweep": spec.to_json()}, sort_keys=True, default=str)
+    # The outcome classes are part of what a point means: a resume under another set is
+    # refused rather than mixed.
+    text = json.dumps(
+        {"scenario": raw, "sweep": spec.to_json(), "outcomes": list(OUTCOMES)},
+        sort_keys=True,
+        default=str,
+    )
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -568,6 +602,12 @@ def _prepare_sweep_dir(out: Path, fingerprint: str, resume: bool, force: bool) -
         done = {}
         for path in sorted((out / "points").glob("*.json")):
             row = json.loads(path.read_text())
+            problem = outcome_set_problem(row)
+            if problem:
+                raise SweepError(
+                    f"{path}: {problem}; this version cannot resume it (start anew with "
+                    "--force, or choose another --out)"
+                )
             done[int(row["point"])] = row
         return done
     try:
@@ -588,8 +628,9 @@ def _table(
         row = dict(results[index])
         overrides = row.pop("overrides", point)
         encoded = row.pop("outcome_codes", None)
+        names = row.pop("outcome_names", None)
         if encoded is not None:
-            codes[index] = _decode_outcomes(encoded)
+            codes[index] = _decode_outcomes(encoded, names)
         rows.append({"point": index, **overrides, **{k: v for k, v in row.items() if k != "point"}})
     table = pd.DataFrame(rows)
     if len(spec.params) == 1 and spec.design == "grid" and len(points) > 1:

@@ -1,0 +1,398 @@
+"""The event record: every announced measure and conciliatory move of every run.
+
+The engine steps whole blocks of runs as arrays, so it never holds a Python object per
+measure; but an analyst asks of one run who did what, when, of what size, and why. The
+:class:`EventLog` is the bridge: each announcement appends one row per run in which it
+happened (array operations over the block), and what later becomes of a measure (it is
+carried out at its deadline, cancelled, lifted, or an offer accepted or lapsed) is
+written into that row when it happens. The staff each measure removed, and each
+restore brought back, are attributed to its row when they take effect, so that a
+mission's staff after any step equals its starting staff minus what the record says
+was removed plus what it says was restored (tested for every run of an ensemble).
+
+Columns of :func:`EventLog.frame` (``Result.events``, ``events.parquet``):
+
+======================  =============================================================
+``run``                 global run index
+``seq``                 the event's number within its run (0, 1, ... in the order
+                        announced); ``cause_seq`` refers to it
+``step``, ``date``      when it was announced (``date``: the step's first day, or the
+                        scenario event's own date)
+``history``             announced before the forecast start (replayed identically)
+``actor``, ``target``   the state acting and the state whose mission it concerns
+``mission``             the mission acted on (for an offer, the actor's own measures'
+                        target mission)
+``instrument``          expel, cap, ban_local_hires, close_consulate, visa_denial,
+                        suspend, cancel, lift, restore, offer
+``amount``              the instrument's own quantity: staff (expel, restore), posts
+                        (close_consulate), the level (cap, ban_local_hires), departures
+                        per step (visa_denial), staff called off (cancel)
+``size``                staff-equivalents at announcement (what other states perceive)
+``cause``               event (a scenario event; ``event_index``), answer (to the act
+                        ``cause_seq``), initiative (the policy's own move: a
+                        provocation, GRIT, a spontaneous conciliation), solidarity
+                        (with ``ally``, whose act is ``cause_seq``), reciprocation (of
+                        the conciliatory move ``cause_seq``), offer_accepted (the
+                        offerer withdrawing its measures because ``cause_seq``
+                        accepted), departure (staff leaving under the visa denial
+                        ``cause_seq``), standing (a restriction in force from the start)
+``deadline_step``,      when the measure takes effect
+``deadline``
+``fate``                carried_out, cancelled, lifted (carried out, later lifted),
+                        not_feasible (nothing left to act on), accepted or lapsed
+                        (offers), pending (still waiting at the horizon)
+``fate_step``           when the fate was settled (-1 while pending)
+``staff_removed``       staff this measure removed when it took effect
+``staff_restored``      staff a restore brought back
+======================  =============================================================
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from sim.measures import Kind
+
+__all__ = ["CAUSES", "FATES", "EventLog", "empty_events"]
+
+#: Why a row was announced (codes are positions; files store the names).
+CAUSES = (
+    "event",
+    "answer",
+    "initiative",
+    "solidarity",
+    "reciprocation",
+    "offer_accepted",
+    "departure",
+    "standing",
+)
+EVENT, ANSWER, INITIATIVE, SOLIDARITY, RECIPROCATION, OFFER_ACCEPTED, DEPARTURE, STANDING = range(
+    len(CAUSES)
+)
+
+#: What became of it.
+FATES = ("pending", "carried_out", "cancelled", "lifted", "not_feasible", "accepted", "lapsed")
+PENDING, CARRIED_OUT, CANCELLED, LIFTED, NOT_FEASIBLE, ACCEPTED, LAPSED = range(len(FATES))
+
+#: Restrictions that stay in force after their deadline until lifted.
+_RESTRICTIONS = (Kind.CAP, Kind.BAN_LOCAL_HIRES, Kind.VISA_DENIAL)
+
+_INT_COLUMNS = {
+    "col": np.int64,  # the run's column in the block
+    "step": np.int32,
+    "actor": np.int16,
+    "target": np.int16,
+    "mission": np.int16,
+    "instrument": np.int8,
+    "cause": np.int8,
+    "cause_row": np.int64,  # row of the act answered / reciprocated / accepted (-1)
+    "ally": np.int16,
+    "event_index": np.int32,
+    "deadline_step": np.int32,
+    "own": np.bool_,
+}
+_FLOAT_COLUMNS = ("amount", "size")
+
+
+class EventLog:
+    """Rows appended by the engine, with fates and staff written in place later.
+
+    Rows are identified by their position (``row``) in the block's log; the columns
+    that change after a row is written (fate, fate step, staff removed and restored)
+    live in growable arrays so that updating them is an indexed assignment.
+    """
+
+    def __init__(self, n_runs: int, n_missions: int) -> None:
+        self.n_runs = n_runs
+        self._chunks: list[dict[str, np.ndarray]] = []
+        self.n_rows = 0
+        cap = 1024
+        self.fate = np.zeros(cap, dtype=np.int8)
+        self.fate_step = np.full(cap, -1, dtype=np.int32)
+        self.removed = np.zeros(cap, dtype=np.int64)
+        self.restored = np.zeros(cap, dtype=np.int64)
+        self.kind = np.zeros(cap, dtype=np.int8)
+        self.nominal = np.zeros(cap)  # staff a measure would remove (for attribution)
+        #: Per mission: [rows, cols, deadline, own] of measures not yet due.
+        self.waiting: list[list[tuple[np.ndarray, np.ndarray, int, bool]]] = [
+            [] for _ in range(n_missions)
+        ]
+        #: Per mission: [rows, cols, kind] of restrictions carried out and in force.
+        self.in_force: list[list[tuple[np.ndarray, np.ndarray, int]]] = [
+            [] for _ in range(n_missions)
+        ]
+        #: Per mission and run: the row of the visa denial now in force (-1).
+        self.visa_row = np.full((n_missions, n_runs), -1, dtype=np.int64)
+        #: Per state pair (actor, target) and run: the row of the actor's open offer.
+        self.offer_row: dict[tuple[int, int], np.ndarray] = {}
+
+    # ----------------------------------------------------------------- adding
+    def _grow(self, extra: int) -> None:
+        need = self.n_rows + extra
+        if need <= len(self.fate):
+            return
+        cap = max(need, 2 * len(self.fate))
+        for name, fill in (
+            ("fate", 0),
+            ("fate_step", -1),
+            ("removed", 0),
+            ("restored", 0),
+            ("kind", 0),
+            ("nominal", 0),
+        ):
+            old = getattr(self, name)
+            new = np.full(cap, fill, dtype=old.dtype)
+            new[: len(old)] = old
+            setattr(self, name, new)
+
+    def add(
+        self,
+        cols: np.ndarray,
+        *,
+        step: int,
+        actor: int,
+        target: int,
+        mission: int,
+        instrument,
+        amount,
+        size,
+        cause,
+        deadline_step: int,
+        cause_row=-1,
+        ally=-1,
+        event_index: int = -1,
+        own: bool = False,
+        fate: int = PENDING,
+        nominal=None,
+        waits: bool = True,
+    ) -> np.ndarray:
+        """Append one row per run column in ``cols``; return the rows' indices.
+
+        Array arguments are per run over the whole block (indexed by ``cols`` here);
+        scalars apply to every row. A measure left ``PENDING`` waits for its deadline
+        (``waits=False``: an offer, settled by acceptance or lapse instead).
+        """
+        cols = np.asarray(cols, dtype=np.int64)
+        n = len(cols)
+        if n == 0:
+            return np.zeros(0, dtype=np.int64)
+
+        def pick(value, dtype):
+            arr = np.asarray(value)
+            if arr.ndim == 0:
+                return np.full(n, arr, dtype=dtype)
+            return arr[cols].astype(dtype)
+
+        rows = np.arange(self.n_rows, self.n_rows + n, dtype=np.int64)
+        instrument_arr = pick(instrument, np.int8)
+        self._chunks.append(
+            {
+                "col": cols,
+                "step": np.full(n, step, dtype=np.int32),
+                "actor": np.full(n, actor, dtype=np.int16),
+                "target": np.full(n, target, dtype=np.int16),
+                "mission": np.full(n, mission, dtype=np.int16),
+                "instrument": instrument_arr,
+                "cause": pick(cause, np.int8),
+                "cause_row": pick(cause_row, np.int64),
+                "ally": pick(ally, np.int16),
+                "event_index": np.full(n, event_index, dtype=np.int32),
+                "deadline_step": np.full(n, deadline_step, dtype=np.int32),
+                "own": np.full(n, own, dtype=np.bool_),
+                "amount": pick(amount, np.float64),
+                "size": pick(size, np.float64),
+            }
+        )
+        self._grow(n)
+        self.n_rows += n
+        fates = pick(fate, np.int8)
+        self.fate[rows] = fates
+        self.fate_step[rows] = np.where(fates == PENDING, -1, step)
+        self.kind[rows] = instrument_arr
+        self.nominal[rows] = np.inf if nominal is None else pick(nominal, np.float64)
+        waiting = fates == PENDING
+        if waits and waiting.any() and mission >= 0:
+            self.waiting[mission].append((rows[waiting], cols[waiting], deadline_step, own))
+        return rows
+
+    # ----------------------------------------------------------------- fates
+    def cancel(self, mission: int, runs: np.ndarray, step: int) -> np.ndarray:
+        """Pending hostile measures on ``mission`` in the selected runs are cancelled.
+
+        Returns, per run of the block, the row of the largest measure cancelled (-1).
+        """
+        largest = np.full(self.n_runs, -1, dtype=np.int64)
+        for rows, cols, _deadline, own in self.waiting[mission]:
+            if own:
+                continue
+            hit = runs[cols] & (self.fate[rows] == PENDING)
+            hit &= np.isin(self.kind[rows], [int(k) for k in _HOSTILE])
+            if hit.any():
+                self.fate[rows[hit]] = CANCELLED
+                self.fate_step[rows[hit]] = step
+                largest[cols[hit]] = rows[hit]
+        return largest
+
+    def settle_offer(self, row: np.ndarray, cols: np.ndarray, fate: int, step: int) -> None:
+        """An open offer (``row`` per run column) is accepted or lapses."""
+        ok = row[cols] >= 0
+        rows = row[cols][ok]
+        rows = rows[self.fate[rows] == PENDING]
+        self.fate[rows] = fate
+        self.fate_step[rows] = step
+
+    def lift(self, mission: int, lifted: dict[Kind, np.ndarray], step: int) -> None:
+        """Restrictions of the given kinds on ``mission`` are lifted in the selected runs."""
+        for rows, cols, kind in self.in_force[mission]:
+            runs = lifted.get(Kind(kind))
+            if runs is None:
+                continue
+            hit = runs[cols] & (self.fate[rows] == CARRIED_OUT)
+            self.fate[rows[hit]] = LIFTED
+            self.fate_step[rows[hit]] = step
+        visa = lifted.get(Kind.VISA_DENIAL)
+        if visa is not None:
+            self.visa_row[mission] = np.where(visa, -1, self.visa_row[mission])
+
+    def is_withdrawn(self, rows: np.ndarray) -> np.ndarray:
+        """Whether each referenced row (-1: none) is a measure cancelled before it bit."""
+        rows = np.asarray(rows)
+        out = np.zeros(rows.shape, dtype=bool)
+        has = rows >= 0
+        out[has] = self.fate[rows[has]] == CANCELLED
+        return out
+
+    # ----------------------------------------------------------------- effects
+    def apply_due(self, step: int, effects: dict) -> dict:
+        """Measures due at ``step`` are carried out; staff changes go to their rows.
+
+        ``effects`` maps a Kind (and ``"restore"``) to the (missions, runs) staff that
+        mechanism removed (or brought back) this step. Returns what no due measure
+        explains (departures under a visa denial in force, a cap given in the scenario).
+        """
+        left = {key: np.array(value, dtype=np.int64, copy=True) for key, value in effects.items()}
+        for m, entries in enumerate(self.waiting):
+            keep = []
+            due = []
+            for entry in entries:
+                (due if entry[2] <= step else keep).append(entry)
+            self.waiting[m] = keep
+            for rows, cols, _deadline, _own in due:
+                live = self.fate[rows] == PENDING
+                rows, cols = rows[live], cols[live]
+                if not len(rows):
+                    continue
+                self.fate[rows] = CARRIED_OUT
+                self.fate_step[rows] = step
+                kinds = self.kind[rows]
+                for kind in np.unique(kinds):
+                    sel = kinds == kind
+                    r, c = rows[sel], cols[sel]
+                    key = "restore" if kind == Kind.RESTORE else Kind(int(kind))
+                    pool = left.get(key)
+                    if pool is not None:
+                        take = np.minimum(self.nominal[r], pool[m, c]).astype(np.int64)
+                        pool[m, c] -= take
+                        target = self.restored if key == "restore" else self.removed
+                        target[r] += take
+                    if kind in _RESTRICTIONS:
+                        self.in_force[m].append((r, c, int(kind)))
+                    if kind == Kind.VISA_DENIAL:
+                        self.visa_row[m, c] = r
+        return left
+
+    # ----------------------------------------------------------------- output
+    def frame(
+        self,
+        run_ids: np.ndarray,
+        state_ids: list[str],
+        mission_ids: list[str],
+        step_date,
+        event_dates: dict[int, object],
+        forecast_step: int,
+    ) -> pd.DataFrame:
+        """The block's rows as a table (see the module's docstring for the columns)."""
+        if self._chunks:
+            data = {k: np.concatenate([c[k] for c in self._chunks]) for k in self._chunks[0]}
+        else:
+            data = {k: np.zeros(0, dtype=t) for k, t in _INT_COLUMNS.items()}
+            data.update({k: np.zeros(0) for k in _FLOAT_COLUMNS})
+        n = self.n_rows
+        run = np.asarray(run_ids, dtype=np.int64)[data["col"]]
+        # Rows were appended in announcement order, so a stable sort by run keeps it.
+        order = np.argsort(run, kind="stable")
+        seq = np.empty(n, dtype=np.int64)
+        sorted_runs = run[order]
+        starts = np.r_[0, np.flatnonzero(np.diff(sorted_runs)) + 1]
+        counts = np.diff(np.r_[starts, n])
+        seq[order] = np.arange(n) - np.repeat(starts, counts)
+        cause_row = data["cause_row"]
+        cause_seq = np.where(cause_row >= 0, seq[np.maximum(cause_row, 0)], -1)
+        steps = data["step"]
+        dates_by_step = {int(s): step_date(int(s)) for s in np.unique(steps)}
+        deadline_dates = {int(s): step_date(int(s)) for s in np.unique(data["deadline_step"])}
+        fate_step = self.fate_step[:n]
+        fate_dates = {int(s): step_date(int(s)) for s in np.unique(fate_step) if s >= 0}
+        event_index = data["event_index"]
+        date = [
+            event_dates[int(e)] if e >= 0 else dates_by_step[int(s)]
+            for s, e in zip(steps, event_index, strict=True)
+        ]
+        date = pd.to_datetime(pd.Series(date, dtype="object")) if n else pd.Series([], "M8[ns]")
+        states = np.array([*state_ids, None], dtype=object)
+        missions = np.array([*mission_ids, None], dtype=object)
+        labels = [k.label for k in Kind]
+        frame = pd.DataFrame(
+            {
+                "run": run,
+                "seq": seq.astype(np.int32),
+                "step": steps,
+                "date": date,
+                "history": steps < forecast_step,
+                "actor": pd.Categorical(states[data["actor"]], categories=state_ids),
+                "target": pd.Categorical(states[data["target"]], categories=state_ids),
+                "mission": pd.Categorical(missions[data["mission"]], categories=mission_ids),
+                "instrument": pd.Categorical.from_codes(data["instrument"], categories=labels),
+                "amount": data["amount"],
+                "size": data["size"],
+                "cause": pd.Categorical.from_codes(data["cause"], categories=list(CAUSES)),
+                "cause_seq": pd.array(np.where(cause_seq >= 0, cause_seq, 0), dtype="Int32"),
+                "event_index": pd.array(np.maximum(event_index, 0), dtype="Int32"),
+                "ally": pd.Categorical(states[data["ally"]], categories=state_ids),
+                "deadline_step": data["deadline_step"],
+                "deadline": pd.to_datetime(
+                    pd.Series(
+                        [deadline_dates[int(s)] for s in data["deadline_step"]], dtype="object"
+                    )
+                ),
+                "fate": pd.Categorical.from_codes(self.fate[:n], categories=list(FATES)),
+                "fate_step": fate_step.astype(np.int32),
+                "fate_date": pd.to_datetime(
+                    pd.Series([fate_dates.get(int(s)) for s in fate_step], dtype="object")
+                ),
+                "staff_removed": self.removed[:n],
+                "staff_restored": self.restored[:n],
+                "own": data["own"],
+            }
+        )
+        frame.loc[cause_seq < 0, "cause_seq"] = pd.NA
+        frame.loc[event_index < 0, "event_index"] = pd.NA
+        return frame.iloc[order].reset_index(drop=True)
+
+
+_HOSTILE = (
+    Kind.EXPEL,
+    Kind.CAP,
+    Kind.BAN_LOCAL_HIRES,
+    Kind.CLOSE_CONSULATE,
+    Kind.VISA_DENIAL,
+    Kind.SUSPEND,
+)
+
+
+def empty_events(state_ids: list[str], mission_ids: list[str]) -> pd.DataFrame:
+    """An event table with the record's columns and no rows."""
+    return EventLog(0, len(mission_ids)).frame(
+        np.zeros(0, dtype=np.int64), state_ids, mission_ids, lambda s: None, {}, 0
+    )
