@@ -13,7 +13,14 @@ An ensemble needs memory for three things:
   run, about ``16 + 4 x missions + 16 x states`` bytes, doubled while the blocks are
   joined and the summary is computed, and the per-run table when results are written;
 * **trajectories**, if kept: ``runs x steps x missions x 4`` bytes, plus a copy of the
-  same size while ``trajectories.npz`` is written.
+  same size while ``trajectories.npz`` is written;
+* **the event record** (:mod:`sim.event_record`): every block keeps one row per measure
+  or move of its runs while it runs (about :data:`LOG_ROW_BYTES` each), and if the
+  record is returned (``run --out``, ``Result.events``) every run's rows stay, about
+  :data:`EVENT_ROW_BYTES` each, doubled while ``events.parquet`` is written. How many
+  rows a run makes is not known in advance, so it is measured: a pilot of
+  :data:`PILOT_RUNS` runs of the scenario is stepped, and twice its mean number of rows
+  per run is used (``--no-events`` drops the returned record).
 
 The budget is :func:`memory_budget`: ``SIM_MEMORY_BUDGET`` (bytes, or with a unit such
 as ``8GiB``) if set, else 80% of the memory the kernel reports as available
@@ -34,10 +41,14 @@ from sim.scenario import Scenario
 
 __all__ = [
     "BLOCK_BUDGET_SHARE",
+    "EVENT_ROW_BYTES",
+    "LOG_ROW_BYTES",
+    "PILOT_RUNS",
     "Estimate",
     "ResourceError",
     "available_memory",
     "estimate",
+    "events_per_run",
     "format_bytes",
     "memory_budget",
     "plan_block_size",
@@ -97,6 +108,36 @@ def memory_budget() -> int:
     return int(0.8 * available_memory())
 
 
+#: Bytes per row of the event record while a block runs (its columns and fates).
+LOG_ROW_BYTES = 100
+#: Bytes per row of a returned event table (about 110 in its columns), with the block's
+#: table being built (dates as objects) counted in the block.
+EVENT_ROW_BYTES = 120
+_FRAME_ROW_BYTES = 400
+#: Runs stepped to measure the rows of the event record per run.
+PILOT_RUNS = 64
+#: Margin over the pilot's mean rows per run (runs differ; the pilot is small).
+_PILOT_MARGIN = 2.0
+
+
+def events_per_run(scenario: Scenario) -> float:
+    """Rows of the event record per run, measured on a pilot and doubled (cached)."""
+    cached = getattr(scenario, "_events_per_run", None)
+    if cached is not None:
+        return cached
+    import numpy as np
+
+    from sim.model import EscalationModel  # the engine, only when asked
+
+    model = EscalationModel(scenario, runs=np.arange(PILOT_RUNS))
+    while model.running:
+        model.step()
+    value = _PILOT_MARGIN * model.log.n_rows / PILOT_RUNS
+    model.release()
+    scenario._events_per_run = value
+    return value
+
+
 def ring_depth(scenario: Scenario) -> int:
     """Depth of the pending-measure ring buffers (as :class:`~sim.model.EscalationModel`)."""
     depth = 2
@@ -132,7 +173,11 @@ def per_run_block_bytes(scenario: Scenario) -> int:
             longest = lag.support()[1] if isinstance(lag, Distribution) else lag[1]
             relations += (longest + 1) * (8 + 1 + 8) + 9 * 8 + 3
     per_run = 8 * 3 + 1 + 4 + 8 + 1 + 1 + 2 + s * 2 * 4 + s * 8
-    return int(_TEMPORARIES * (ring + missions + relations + per_run))
+    # Per mission: the refs of the step's acts (8 bytes each, six arrays); per relation:
+    # the causes and refs of queued decisions.
+    refs = m * 6 * 8 + relations // 3
+    log = events_per_run(scenario) * (LOG_ROW_BYTES + _FRAME_ROW_BYTES)
+    return int(_TEMPORARIES * (ring + missions + relations + per_run + refs) + log)
 
 
 def per_run_result_bytes(scenario: Scenario, writing: bool = False) -> int:
@@ -156,10 +201,11 @@ class Estimate:
     results: int
     trajectories: int
     budget: int
+    events: int = 0
 
     @property
     def total(self) -> int:
-        return self.block + self.results + self.trajectories
+        return self.block + self.results + self.trajectories + self.events
 
     @property
     def fits(self) -> bool:
@@ -170,6 +216,8 @@ class Estimate:
         parts.append(f"{format_bytes(self.results)} for the per-run results")
         if self.trajectories:
             parts.append(f"{format_bytes(self.trajectories)} for the trajectories")
+        if self.events:
+            parts.append(f"{format_bytes(self.events)} for the event record")
         return f"{format_bytes(self.total)} ({', '.join(parts)})"
 
 
@@ -187,6 +235,7 @@ def estimate(
     block_size: int,
     *,
     keep_trajectories: bool = False,
+    keep_events: bool = False,
     writing: bool = False,
     budget: int | None = None,
 ) -> Estimate:
@@ -196,6 +245,9 @@ def estimate(
     traj = runs * scenario.n_steps * len(scenario.missions) * 4 if keep_trajectories else 0
     if writing:
         traj *= 2  # the (runs, steps, missions) copy written to trajectories.npz
+    events = int(runs * events_per_run(scenario) * EVENT_ROW_BYTES) if keep_events else 0
+    if writing:
+        events *= 2  # the Arrow copy written to events.parquet
     return Estimate(
         runs=runs,
         block_size=block,
@@ -203,6 +255,7 @@ def estimate(
         results=runs * per_run_result_bytes(scenario, writing),
         trajectories=traj,
         budget=budget,
+        events=events,
     )
 
 
@@ -212,6 +265,7 @@ def check(
     block_size: int,
     *,
     keep_trajectories: bool = False,
+    keep_events: bool = False,
     writing: bool = False,
     budget: int | None = None,
 ) -> Estimate:
@@ -227,12 +281,15 @@ def check(
         runs,
         block_size,
         keep_trajectories=keep_trajectories,
+        keep_events=keep_events,
         writing=writing,
         budget=budget,
     )
     if est.fits:
         return est
     advice = []
+    if est.events:
+        advice.append("drop the event record (run --no-events, or keep_events=False in Python)")
     without = est.total - est.trajectories
     if est.trajectories and without <= est.budget:
         most = int(runs * (est.budget - without) / est.trajectories)

@@ -208,6 +208,9 @@ def write_results(
             )
 
         put("trajectories.npz", write_npz)
+    if ensemble.events is not None:
+        events = ensemble.events
+        put("events.parquet", lambda h: events.to_parquet(h, index=False))
     put("scenario.toml", lambda h: h.write(ensemble.scenario.to_toml().encode()))
     manifest = {
         "package": "escalation-sim",
@@ -215,6 +218,9 @@ def write_results(
         "scenario": ensemble.scenario.name,
         "scenario_file": ensemble.scenario.source,
         "overrides": summary.get("overrides", {}),
+        # What-if events added to the scenario's own (--event, --take-offer); they are
+        # also in scenario.toml, in date order among the others.
+        **({"events_added": summary["events_added"]} if summary.get("events_added") else {}),
         "seed": ensemble.seed,
         "runs": ensemble.n_runs,
         "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

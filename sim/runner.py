@@ -63,6 +63,8 @@ class Ensemble:
     meta: dict = field(default_factory=dict)
     #: Per-run values of the parameters given as distributions, by dotted path.
     drawn: dict[str, np.ndarray] = field(default_factory=dict)
+    #: The event record (sim.event_record), if kept: one row per measure or move per run.
+    events: pd.DataFrame | None = None
 
     @property
     def n_runs(self) -> int:
@@ -206,6 +208,7 @@ def run_ensemble(
     first_run: int = 0,
     block_size: int = DEFAULT_BLOCK_SIZE,
     keep_trajectories: bool = False,
+    keep_events: bool = False,
     progress: bool = False,
 ) -> Ensemble:
     """Run ``runs`` Monte Carlo runs (global indices ``first_run ...``) of a scenario."""
@@ -217,7 +220,7 @@ def run_ensemble(
         raise ValueError(f"block_size must be at least 1, found {block_size}")
     # Refuse what would not fit in memory; make blocks smaller if one would not fit.
     block_size = resources.check(
-        scenario, n, block_size, keep_trajectories=keep_trajectories
+        scenario, n, block_size, keep_trajectories=keep_trajectories, keep_events=keep_events
     ).block_size
     started = time.perf_counter()
     blocks: list[BlockResult] = []
@@ -234,7 +237,11 @@ def run_ensemble(
     try:
         for lo in range(0, n, block_size):
             model = EscalationModel(
-                scenario, ids[lo : lo + block_size], seed, keep_trajectories=keep_trajectories
+                scenario,
+                ids[lo : lo + block_size],
+                seed,
+                keep_trajectories=keep_trajectories,
+                keep_events=keep_events,
             )
             width = model.n_runs
             while model.running:
@@ -263,6 +270,11 @@ def run_ensemble(
         offer_accepted=cat("offer_accepted"),
         closed_mission=cat("closed_mission"),
         trajectories=cat("trajectories") if keep_trajectories else None,
+        events=(
+            pd.concat([b.events for b in blocks], ignore_index=True)
+            if keep_events and len(blocks) > 1
+            else (blocks[0].events if keep_events else None)
+        ),
         wall_time=time.perf_counter() - started,
         drawn={path: np.concatenate([b.drawn[path] for b in blocks]) for path in blocks[0].drawn},
     )
