@@ -181,6 +181,12 @@ class Relation:
     def drop_answers(self, runs: np.ndarray, withdrawn) -> None:
         """Forget queued answers (in the selected runs) to acts that ``withdrawn`` says
         were called off before they took effect: nothing is left to answer."""
+        # This step's intention, popped before the cancellation was announced, goes too.
+        now = (self.intent_cause == ANSWER) & (self.intent_size > 0) & runs
+        if now.any():
+            now &= withdrawn(self.intent_ref)
+            self.intent_size[now] = 0.0
+            self.intent_kind[now] = 0
         answers = (self.sched_cause == ANSWER) & (self.sched_size > 0) & runs[None, :]
         if not answers.any():
             return

@@ -245,14 +245,11 @@ def run_backtest(
         for start in range(0, runs, block):
             check_stop()
             ids = np.arange(start, min(start + block, runs))
-            model = EscalationModel(
-                sc, runs=ids, seed=seed, keep_trajectories=True, keep_announcements=True
-            )
+            model = EscalationModel(sc, runs=ids, seed=seed, keep_trajectories=True)
             model.run()
+            announced, announced_kind = model.announcements()
             for q in mine:
-                yes[q.id] += int(
-                    answer(q, sc, model.announced, model.announced_kind, model.trajectories).sum()
-                )
+                yes[q.id] += int(answer(q, sc, announced, announced_kind, model.trajectories).sum())
             model.release()
         rows = []
         for q in mine:

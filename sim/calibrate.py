@@ -592,7 +592,7 @@ def _event_date(ev: dict) -> dt.date:
 
 def _replay(raw: dict[str, Any], source: str, runs: int = 1, **kwargs) -> EscalationModel:
     scenario = scenario_from_dict(raw, source)
-    model = EscalationModel(scenario, runs=np.arange(runs), keep_announcements=True, **kwargs)
+    model = EscalationModel(scenario, runs=np.arange(runs), **kwargs)
     model.run()
     return model
 
@@ -609,6 +609,7 @@ def record_acts(scenario: Scenario, until: dt.date) -> dict[tuple[str, str], lis
         raw["states"][sid].pop("toward", None)
     model = _replay(raw, scenario.source)
     replayed = model.scenario
+    announced, announced_kind = model.announcements()
     m_index = {mid: i for i, mid in enumerate(replayed.missions)}
     acts: dict[tuple[str, str], list[Act]] = {}
     seen: set[tuple[int, str]] = set()
@@ -619,10 +620,10 @@ def record_acts(scenario: Scenario, until: dt.date) -> dict[tuple[str, str], lis
         # first of them, sized by all (as the engine merges them).
         seen.add((ev.step, ev.mission))
         m = m_index[ev.mission]
-        size = float(model.announced[ev.step, m, 0])
+        size = float(announced[ev.step, m, 0])
         if size <= 0:
             continue  # a measure that removed nobody (a cap above the staff) is no act
-        kind = int(model.announced_kind[ev.step, m, 0])
+        kind = int(announced_kind[ev.step, m, 0])
         acts.setdefault((ev.actor, ev.target), []).append(Act(ev.date, ev.step, size, kind))
     model.release()
     return acts
@@ -791,15 +792,16 @@ class ConditionalReplay:
             self.scenario,
             runs=run_ids,
             seed=self.seed,
-            keep_announcements=True,
             param_values=self.values(theta),
         )
         model.run()
+        # The simulated record is read as the history's is: from the event record.
+        announced, announced_kind = model.announcements()
         ep = simulated_episodes(
-            model.announced[:, self.obs_m, :],
-            model.announced_kind[:, self.obs_m, 0],
-            model.announced[:, self.act_m, :],
-            model.announced_kind[:, self.act_m, :],
+            announced[:, self.obs_m, :],
+            announced_kind[:, self.obs_m, 0],
+            announced[:, self.act_m, :],
+            announced_kind[:, self.act_m, :],
             self.window,
             self.scenario.step_days,
         )

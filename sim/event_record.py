@@ -114,6 +114,7 @@ class EventLog:
         self.restored = np.zeros(cap, dtype=np.int64)
         self.kind = np.zeros(cap, dtype=np.int8)
         self.nominal = np.zeros(cap)  # staff a measure would remove (for attribution)
+        self.observed = np.zeros(cap, dtype=bool)  # announced where the others see it
         #: Per mission: [rows, cols, deadline, own] of measures not yet due.
         self.waiting: list[list[tuple[np.ndarray, np.ndarray, int, bool]]] = [
             [] for _ in range(n_missions)
@@ -140,6 +141,7 @@ class EventLog:
             ("restored", 0),
             ("kind", 0),
             ("nominal", 0),
+            ("observed", False),
         ):
             old = getattr(self, name)
             new = np.full(cap, fill, dtype=old.dtype)
@@ -255,6 +257,36 @@ class EventLog:
         if visa is not None:
             self.visa_row[mission] = np.where(visa, -1, self.visa_row[mission])
 
+    def observe(self, rows: np.ndarray) -> None:
+        """Mark rows (-1: none) as hostile acts the other states perceive."""
+        rows = np.asarray(rows)
+        self.observed[rows[rows >= 0]] = True
+
+    def announced(self, n_steps: int, n_missions: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per step, mission and run: the staff-equivalents of the hostile acts perceived
+        (announced in the forecast, or recalled from the history), and the instrument of
+        the largest of them (the first among equals), as the states perceive them."""
+        size = np.zeros((n_steps, n_missions, self.n_runs), dtype=np.float32)
+        kind = np.zeros((n_steps, n_missions, self.n_runs), dtype=np.int8)
+        if not self._chunks:
+            return size, kind
+        rows = np.flatnonzero(self.observed[: self.n_rows])
+        data = {
+            k: np.concatenate([c[k] for c in self._chunks])[rows]
+            for k in ("step", "mission", "col", "size", "instrument")
+        }
+        acted = data["size"] > 0
+        rows = rows[acted]
+        step, mission, col = data["step"][acted], data["mission"][acted], data["col"][acted]
+        sizes, instrument = data["size"][acted], data["instrument"][acted]
+        total = np.zeros(size.shape)
+        np.add.at(total, (step, mission, col), sizes)
+        size[:] = total
+        # Assigned in order of size, the first row last among equals: the largest wins.
+        order = np.lexsort((-rows, sizes))
+        kind[step[order], mission[order], col[order]] = instrument[order]
+        return size, kind
+
     def is_withdrawn(self, rows: np.ndarray) -> np.ndarray:
         """Whether each referenced row (-1: none) is a measure cancelled before it bit."""
         rows = np.asarray(rows)
@@ -339,7 +371,7 @@ class EventLog:
             event_dates[int(e)] if e >= 0 else dates_by_step[int(s)]
             for s, e in zip(steps, event_index, strict=True)
         ]
-        date = pd.to_datetime(pd.Series(date, dtype="object")) if n else pd.Series([], "M8[ns]")
+        date = _dates(date)
         states = np.array([*state_ids, None], dtype=object)
         missions = np.array([*mission_ids, None], dtype=object)
         labels = [k.label for k in Kind]
@@ -361,16 +393,10 @@ class EventLog:
                 "event_index": pd.array(np.maximum(event_index, 0), dtype="Int32"),
                 "ally": pd.Categorical(states[data["ally"]], categories=state_ids),
                 "deadline_step": data["deadline_step"],
-                "deadline": pd.to_datetime(
-                    pd.Series(
-                        [deadline_dates[int(s)] for s in data["deadline_step"]], dtype="object"
-                    )
-                ),
+                "deadline": _dates([deadline_dates[int(s)] for s in data["deadline_step"]]),
                 "fate": pd.Categorical.from_codes(self.fate[:n], categories=list(FATES)),
                 "fate_step": fate_step.astype(np.int32),
-                "fate_date": pd.to_datetime(
-                    pd.Series([fate_dates.get(int(s)) for s in fate_step], dtype="object")
-                ),
+                "fate_date": _dates([fate_dates.get(int(s)) for s in fate_step]),
                 "staff_removed": self.removed[:n],
                 "staff_restored": self.restored[:n],
                 "own": data["own"],
@@ -389,6 +415,13 @@ _HOSTILE = (
     Kind.VISA_DENIAL,
     Kind.SUSPEND,
 )
+
+
+def _dates(values: list) -> pd.Series:
+    """Dates (None: missing) as a datetime column, also when there are none."""
+    if not values:
+        return pd.Series([], dtype="datetime64[ns]")
+    return pd.to_datetime(pd.Series(values, dtype="object"))
 
 
 def empty_events(state_ids: list[str], mission_ids: list[str]) -> pd.DataFrame:

@@ -75,9 +75,6 @@ class EscalationModel(mesa.Model):
         run, :mod:`sim.event_record`) with the result. The record is kept while the
         block runs in any case: it tells a state which of the acts it meant to answer
         were withdrawn before they took effect.
-    keep_announcements:
-        Keep every step's hostile announcements per mission (``announced``: size in
-        staff-equivalents; ``announced_kind``: the Kind of the largest act).
     param_values:
         Per-run values for this block's runs (one per run, in the order of ``runs``),
         keyed by dotted path as in scenarios: ``states.<id>.policy.<key>``,
@@ -94,7 +91,6 @@ class EscalationModel(mesa.Model):
         runs: np.ndarray | None = None,
         seed: int | None = None,
         keep_trajectories: bool = False,
-        keep_announcements: bool = False,
         param_values: dict[str, np.ndarray] | None = None,
         keep_events: bool = False,
     ) -> None:
@@ -240,15 +236,6 @@ class EscalationModel(mesa.Model):
         self.trajectories = (
             np.zeros((self.n_steps, m, r), dtype=np.int32) if keep_trajectories else None
         )
-        # Every step's hostile announcements per mission (staff-equivalents, and the kind of
-        # the largest act): the event record of each run, which calibration compares with
-        # the historical one.
-        self.announced = (
-            np.zeros((self.n_steps, m, r), dtype=np.float32) if keep_announcements else None
-        )
-        self.announced_kind = (
-            np.zeros((self.n_steps, m, r), dtype=np.int8) if keep_announcements else None
-        )
 
     # ------------------------------------------------------------------ step
     def step(self) -> None:
@@ -273,9 +260,6 @@ class EscalationModel(mesa.Model):
         self.agents.do("decide")
         self._announce_events(t)
         self._announce_decisions(t)
-        if self.announced is not None:
-            self.announced[t] = self.ann_size
-            self.announced_kind[t] = self.ann_kind
         executed = self.missions.apply_due(t)
         self._log_effects(t)
         self._lapse_offers(executed, t)
@@ -350,6 +334,12 @@ class EscalationModel(mesa.Model):
             drawn=dict(self.drawn),
         )
 
+    def announcements(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per step, mission and run: the staff-equivalents of the hostile acts the states
+        perceived, and the instrument of the largest, read from the event record (as
+        calibration and the backtest compare them with the record of history)."""
+        return self.log.announced(self.n_steps, len(self.mission_ids))
+
     def events(self):
         """The block's event record as a table (:mod:`sim.event_record`)."""
         sc = self.scenario
@@ -378,6 +368,7 @@ class EscalationModel(mesa.Model):
         solidarity measures, which allies do not join in turn.
         """
         size = np.broadcast_to(size, (self.n_runs,))
+        self.log.observe(rows)
         if not joined:
             self.ann_initiative[m] += size
             self.ann_initiative_ref[m] = np.where(size > 0, rows, self.ann_initiative_ref[m])
@@ -573,6 +564,7 @@ class EscalationModel(mesa.Model):
         if t >= self.forecast_step:
             largest, kinds, total = self.ann_largest, self.ann_kind, self.ann_size
             refs = self.ann_ref
+            self.log.observe(rows)
             self.ann_initiative[m] += size
             self.ann_initiative_ref[m] = np.where(size > 0, rows, self.ann_initiative_ref[m])
         else:
