@@ -23,7 +23,13 @@ from sim.outcome_classes import OUTCOME_CLASSES, OUTCOMES, TIMED_OUTCOMES
 from sim.outcomes import wilson
 from sim.results import prepare_output_dir, write_results
 from sim.runner import DEFAULT_BLOCK_SIZE, Ensemble, run_ensemble
-from sim.scenario import Scenario, load_scenario, scenario_from_dict
+from sim.scenario import (
+    Scenario,
+    ScenarioError,
+    forecast_warnings,
+    load_scenario,
+    scenario_from_dict,
+)
 from sim.sweep import SweepResult, SweepSpec, parse_spec, run_sweep
 
 __all__ = [
@@ -31,6 +37,7 @@ __all__ = [
     "compare",
     "load_results",
     "load_scenario",
+    "offer_whatif",
     "paired_difference",
     "run",
     "sweep",
@@ -81,7 +88,7 @@ class Result:
         {'p': 0.193, 'count': 1928, 'ci95': [0.185, 0.201]}
         """
         if self._summary is None:
-            self._summary = self.ensemble.summary()
+            self._summary = _with_whatif_keys(self.ensemble.summary(), self.scenario)
         return self._summary
 
     @property
@@ -93,6 +100,22 @@ class Result:
         if self._runs is None:
             self._runs = self.ensemble.runs_table()
         return self._runs
+
+    @property
+    def events(self) -> pd.DataFrame | None:
+        """The event record: every announced measure and conciliatory move of every run.
+
+        One row per act and run, with its date, actor, target, mission, instrument,
+        size, cause (a scenario event, an answer to which act, an initiative,
+        solidarity, a reciprocation, an accepted offer), deadline and fate (carried
+        out, cancelled, lifted, not feasible; offers accepted or lapsed), and the staff
+        it removed or restored; the columns are described in :mod:`sim.event_record`.
+        None if it was not kept (``run(..., keep_events=False)``, ``--no-events``).
+
+        >>> ev = result.events                                            # doctest: +SKIP
+        >>> ev[(ev.run == 0) & ~ev.history][["date", "actor", "cause"]]  # doctest: +SKIP
+        """
+        return self.ensemble.events
 
     @property
     def trajectories(self) -> pd.DataFrame | None:
@@ -229,6 +252,23 @@ class Result:
         return self.ensemble.trajectories
 
 
+def _with_whatif_keys(summary: dict, scenario: Scenario) -> dict:
+    """The ensemble's summary with ``events_added`` (only when there are any) and
+    ``warnings`` (always; see :func:`sim.scenario.forecast_warnings`) after ``overrides``."""
+    extra: dict[str, Any] = {}
+    if scenario.added_events:
+        extra["events_added"] = [dict(rec) for rec in scenario.added_events]
+    extra["warnings"] = forecast_warnings(scenario)
+    out: dict[str, Any] = {}
+    for key, value in summary.items():
+        out[key] = value
+        if key == "overrides":
+            out.update(extra)
+    if "warnings" not in out:
+        out.update(extra)
+    return out
+
+
 def _event_label(ev) -> str:
     size = ev.size if ev.size is not None else ev.level if ev.level is not None else ""
     return f"{ev.actor} {ev.kind.label.replace('_', ' ')} {size}".strip()
@@ -240,28 +280,39 @@ def run(
     seed: int | None = None,
     *,
     overrides: Mapping[str, Any] | None = None,
+    events: Sequence[Mapping[str, Any]] | None = None,
+    take_offer: str | None = None,
     keep_trajectories: bool = True,
+    keep_events: bool = True,
     block_size: int = DEFAULT_BLOCK_SIZE,
     progress: bool = False,
 ) -> Result:
     """Run a scenario's Monte Carlo ensemble.
 
     ``scenario`` is a :class:`~sim.scenario.Scenario` or a path to a TOML file;
-    ``overrides`` change values by dotted path. Trajectories are kept by default (for
-    the fan chart): 4 bytes per run, step and mission.
+    ``overrides`` change values by dotted path. ``events`` are what-if events, dicts
+    with the keys of ``[[events]]`` (``--event``), added after the overrides, in date
+    order; ``take_offer="us"`` adds the US acceptance of the offer made toward it
+    (``--take-offer``): see :meth:`Scenario.with_events`. Trajectories are kept by
+    default (for the fan chart): 4 bytes per run, step and mission; so is the event
+    record (:attr:`Result.events`), about 120 bytes per measure or move.
 
     >>> result = sim.run("scenarios/us_russia_2021.toml", runs=1000, seed=1)  # doctest: +SKIP
+    >>> sim.run("scenarios/us_russia_2021.toml", take_offer="us")          # doctest: +SKIP
     """
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     if overrides:
         scenario = scenario.with_overrides(dict(overrides))
+    if events or take_offer is not None:
+        scenario = scenario.with_events(events or [], take_offer=take_offer)
     ensemble = run_ensemble(
         scenario,
         runs=runs,
         seed=seed,
         block_size=block_size,
         keep_trajectories=keep_trajectories,
+        keep_events=keep_events,
         progress=progress,
     )
     return Result(ensemble)
@@ -297,6 +348,69 @@ def paired_difference(a: Result, b: Result, outcome: str = "spiral") -> dict[str
     return paired(a.ensemble.outcome, b.ensemble.outcome, outcome)
 
 
+def offer_whatif(result: Result) -> list[dict[str, Any]]:
+    """What each conditional offer of the forecast changes, if its target takes it.
+
+    For every state that an ``offer`` event dated in the forecast is made to, the
+    scenario is run again with that state accepting the offer the step after it is made
+    (``take_offer``, the ``--take-offer`` recipe), over the same runs and seed, and
+    each outcome's probability is compared run by run with ``result``: a paired
+    difference with its 95% interval. This is an effect *in this model* of taking the
+    offer on that date; the split of ``result``'s runs by whether the offer happened
+    to be accepted is not, since those runs differ in more than the offer.
+
+    States that already accept in ``result`` (a what-if event of theirs) are skipped.
+
+    >>> sim.offer_whatif(result)[0]["outcomes"]["spiral"]                # doctest: +SKIP
+    {'base': 0.384, 'whatif': 0.2, 'diff': -0.184, 'ci95_low': -0.19, 'ci95_high': -0.177}
+    """
+    from sim.measures import Kind
+    from sim.sweep import paired_difference as paired
+
+    sc = result.scenario
+    already = {rec.get("actor") for rec in sc.added_events if rec.get("kind") == "cancel"}
+    targets = []
+    for ev in sc.events:
+        if ev.kind == Kind.OFFER and ev.date >= sc.forecast_start and ev.target not in already:
+            if ev.target not in [t for t, _ in targets]:
+                targets.append((ev.target, ev))
+    out = []
+    for state, offer in targets:
+        try:
+            variant = run(
+                sc,
+                runs=result.n_runs,
+                seed=result.seed,
+                take_offer=state,
+                keep_trajectories=False,
+                keep_events=False,
+            )
+        except ScenarioError:
+            continue  # several offers toward the state, or none left to accept in
+        accept = next(rec for rec in variant.scenario.added_events)
+        outcomes = {}
+        for name in OUTCOMES:
+            d = paired(result.ensemble.outcome, variant.ensemble.outcome, name)
+            outcomes[name] = {
+                "base": result.summary()["outcomes"][name]["p"],
+                "whatif": variant.summary()["outcomes"][name]["p"],
+                "diff": d["diff"],
+                "ci95_low": d["ci95_low"],
+                "ci95_high": d["ci95_high"],
+            }
+        out.append(
+            {
+                "state": state,
+                "offerer": offer.actor,
+                "offer_date": offer.date.isoformat(),
+                "accepted_on": str(accept.get("date")),
+                "runs": result.n_runs,
+                "outcomes": outcomes,
+            }
+        )
+    return out
+
+
 def sweep(
     scenario: Scenario | str | Path,
     params: Mapping[str, Any],
@@ -312,10 +426,14 @@ def sweep(
     force: bool = False,
     csv: bool = False,
     progress: bool = False,
+    events: Sequence[Mapping[str, Any]] | None = None,
+    take_offer: str | None = None,
 ) -> SweepResult:
     """Run an ensemble at every point of a design; ``params`` maps dotted paths to specs.
 
     Specs as on the command line (``"0:1:11"``, ``"0.5,1"``, ``"0..1"``) or lists.
+    ``events`` and ``take_offer`` add what-if events to every point, as in :func:`run`
+    (``events.N`` in ``params`` then counts them too, in date order).
 
     >>> s = sim.sweep("scenarios/us_russia_2021.toml",
     ...               {"states.us.policy.reciprocate": "0:1:6"}, runs=1000)  # doctest: +SKIP
@@ -324,6 +442,8 @@ def sweep(
     """
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
+    if events or take_offer is not None:
+        scenario = scenario.with_events(events or [], take_offer=take_offer)
     spec = SweepSpec(
         [parse_spec(path, value) for path, value in params.items()],
         design=design,
@@ -362,6 +482,7 @@ def load_results(directory: str | Path) -> Result | SweepResult:
     raw = tomllib.loads(scenario_file.read_text(encoding="utf-8"))
     scenario = scenario_from_dict(raw, manifest.get("scenario_file", str(scenario_file)))
     scenario.overrides = dict(manifest.get("overrides", {}))
+    scenario.added_events = list(manifest.get("events_added", []))
     table = pd.read_parquet(out / "runs.parquet")
     traj = None
     if (out / "trajectories.npz").is_file():
@@ -383,6 +504,11 @@ def load_results(directory: str | Path) -> Result | SweepResult:
         run_ids=table["run"].to_numpy(),
         outcome=table["outcome"].astype("object").map(codes).to_numpy(np.int8),
         outcome_step=table["outcome_step"].fillna(-1).to_numpy(np.int32),
+        calm_step=(
+            table["calm_step"].fillna(-1).to_numpy(np.int32)
+            if "calm_step" in table
+            else np.full(len(table), -1, dtype=np.int32)
+        ),
         final_staff=np.stack([table[f"final_staff.{m}"].to_numpy() for m in missions]),
         staff_lost=np.stack([table[f"staff_lost.{s}"].to_numpy() for s in states]),
         hostile_acts=np.stack([table[f"hostile_acts.{s}"].to_numpy() for s in states]),
@@ -392,6 +518,9 @@ def load_results(directory: str | Path) -> Result | SweepResult:
             [missions.index(m) if isinstance(m, str) else -1 for m in closed], dtype=np.int16
         ),
         trajectories=traj,
+        events=pd.read_parquet(out / "events.parquet")
+        if (out / "events.parquet").is_file()
+        else None,
         wall_time=float(manifest.get("wall_time_s", 0.0)),
         drawn={
             name[len("param.") :]: table[name].to_numpy()

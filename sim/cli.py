@@ -22,6 +22,7 @@ from typing import Any
 from sim import api, resources
 from sim.distributions import scenario_distributions
 from sim.measures import Kind
+from sim.outcome_classes import DISPLAY_ORDER
 from sim.policies import (
     COMMON_PARAMS,
     POLICIES,
@@ -37,7 +38,9 @@ from sim.scenario import (
     Scenario,
     ScenarioError,
     apply_overrides,
+    forecast_warnings,
     load_scenario,
+    parse_event_spec,
     parse_override,
     scenario_from_dict,
 )
@@ -106,13 +109,24 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH=VALUE",
         help="override a scenario value by dotted path, e.g. states.us.policy.ratio=1.2",
     )
-    run.add_argument("--out", metavar="DIR", help="write summary, per-run table, trajectories")
+    _add_whatif_arguments(run)
+    run.add_argument(
+        "--out",
+        metavar="DIR",
+        help="write summary, per-run table, trajectories and the event record",
+    )
     run.add_argument("--force", action="store_true", help="allow writing into a non-empty DIR")
     run.add_argument(
         "--no-trajectories",
         action="store_true",
         help="with --out: do not keep or write trajectories.npz (saves runs x steps x "
         "missions x 4 bytes of memory)",
+    )
+    run.add_argument(
+        "--no-events",
+        action="store_true",
+        help="with --out: do not keep or write the event record events.parquet (about "
+        "120 bytes per measure or move of every run); `sim story` then has nothing to tell",
     )
     run.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     run.add_argument("--quiet", action="store_true", help="no progress bar, no table")
@@ -128,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     val = sub.add_parser("validate", help="check a scenario file and report what it holds")
     val.add_argument("scenario")
     val.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
+    _add_whatif_arguments(val)
 
     sweep = sub.add_parser(
         "sweep",
@@ -147,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--workers", type=_workers, help="local processes (default: cores)")
     sweep.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, tcp://HOST:PORT")
     sweep.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
+    _add_whatif_arguments(sweep)
     sweep.add_argument("--out", metavar="DIR", help="write points, plots and manifest here")
     sweep.add_argument("--resume", action="store_true", help="compute only the missing points")
     sweep.add_argument("--force", action="store_true", help="allow writing into a non-empty DIR")
@@ -157,6 +173,27 @@ def build_parser() -> argparse.ArgumentParser:
     plot = sub.add_parser("plot", help="draw the figures of results written by run or sweep")
     plot.add_argument("directory", help="a directory written by run --out or sweep --out")
     plot.add_argument("--svg", action="store_true", help="SVG as well as PNG")
+
+    story = sub.add_parser(
+        "story",
+        help="tell one run of saved results as a dated story: who did what, why, the outcome",
+        description="Print one run of results written by run --out DIR as a dated narrative: "
+        "every measure and conciliatory move with its cause, fate and the staff it removed, "
+        "and why the run's outcome was judged so.",
+    )
+    story.add_argument("directory", help="a directory written by run --out")
+    story.add_argument(
+        "--run",
+        required=True,
+        metavar="N|OUTCOME",
+        help="a run index, or an outcome (spiral, de_escalation, relapse, unresolved) for its "
+        "typical run: the run whose outcome step is the median among the runs of that "
+        "outcome (the lower median if their number is even), ties to the lowest run index; "
+        "for unresolved (no outcome step), the lowest run index",
+    )
+    story.add_argument(
+        "--history", action="store_true", help="also show the acts before the forecast start"
+    )
 
     cal = sub.add_parser(
         "calibrate",
@@ -234,6 +271,52 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_whatif_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--event",
+        dest="events",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE,...",
+        help="add a dated what-if event (repeatable), e.g. "
+        "date=2021-12-08,actor=us,target=russia,kind=cancel; keys and values as in "
+        "[[events]] (docs/scenario-format.md, section 6.2)",
+    )
+    command.add_argument(
+        "--take-offer",
+        metavar="STATE",
+        help="STATE accepts the conditional offer made toward it: it cancels its own "
+        "pending measures against the offerer in the first step after the offer",
+    )
+
+
+def _with_whatifs(scenario: Scenario, args: argparse.Namespace) -> Scenario:
+    """The scenario with the --event and --take-offer events added (after --set)."""
+    specs = args.events
+    if not specs and args.take_offer is None:
+        return scenario
+    labels = ["--event" if len(specs) == 1 else f"--event {i + 1}" for i in range(len(specs))]
+    events = []
+    for label, text in zip(labels, specs, strict=True):
+        try:
+            events.append(parse_event_spec(text))
+        except ValueError as exc:
+            shown = text if len(text) <= 80 else text[:77] + "..."
+            raise UsageError(f"{label} {shown!r}: {exc}") from None
+    return scenario.with_events(
+        events,
+        take_offer=args.take_offer,
+        labels=labels,
+        offer_label=f"--take-offer {args.take_offer}",
+        cli=True,
+    )
+
+
+def _print_warnings(scenario: Scenario) -> None:
+    for warning in forecast_warnings(scenario):
+        print(f"warning: {scenario.source}: {warning}", file=sys.stderr)
+
+
 def _date(text: str) -> dt.date:
     """An argparse type: a calendar date YYYY-MM-DD."""
     try:
@@ -287,6 +370,8 @@ def _main(argv: list[str]) -> int:
             return _cmd_sweep(args, argv)
         if args.command == "plot":
             return _cmd_plot(args)
+        if args.command == "story":
+            return _cmd_story(args)
         if args.command == "calibrate":
             return _cmd_calibrate(args, argv)
         if args.command == "backtest":
@@ -323,16 +408,23 @@ def _main(argv: list[str]) -> int:
 
 
 def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
-    scenario = load_scenario(args.scenario, _overrides(args.overrides))
+    scenario = _with_whatifs(load_scenario(args.scenario, _overrides(args.overrides)), args)
     if args.plot and not args.out:
         raise UsageError("--plot needs --out DIR (the figures are written there)")
     keep = args.out is not None and not args.no_trajectories
+    keep_events = args.out is not None and not args.no_events
     runs = scenario.runs if args.runs is None else args.runs
     # Refuse a run that would not fit in memory before anything is made or written.
     resources.check(
-        scenario, runs, args.block_size, keep_trajectories=keep, writing=args.out is not None
+        scenario,
+        runs,
+        args.block_size,
+        keep_trajectories=keep,
+        keep_events=keep_events,
+        writing=args.out is not None,
     )
     command = ["escalation-sim", *argv]
+    _print_warnings(scenario)
     with staged_output(args.out, args.force, command) if args.out else nullcontext() as staging:
         result = api.run(
             scenario,
@@ -340,6 +432,7 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
             seed=args.seed,
             block_size=args.block_size,
             keep_trajectories=keep,
+            keep_events=keep_events,
             progress=not args.quiet and sys.stderr.isatty(),
         )
         summary = result.summary()
@@ -368,6 +461,18 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         written = _plot_sweep(loaded, args.directory, args.svg)
     for path in written:
         print(path)
+    return EXIT_OK
+
+
+def _cmd_story(args: argparse.Namespace) -> int:
+    from sim import story
+
+    try:
+        choice = story.parse_run_choice(args.run)
+        text = story.story_from_directory(args.directory, choice, history=args.history)
+    except story.StoryError as exc:
+        raise UsageError(str(exc)) from None
+    print(text)
     return EXIT_OK
 
 
@@ -408,7 +513,7 @@ def _cmd_sweep(args: argparse.Namespace, argv: list[str]) -> int:
     overrides = _overrides(args.overrides)
     if overrides:
         raw = apply_overrides(raw, overrides, source)
-    scenario = scenario_from_dict(raw, source, overrides)
+    scenario = _with_whatifs(scenario_from_dict(raw, source, overrides), args)
     if args.params:
         params = [parse_param(text) for text in args.params]
     else:
@@ -697,8 +802,9 @@ def _format_calibration(cal, report: dict) -> str:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    scenario = load_scenario(args.scenario, _overrides(args.overrides))
+    scenario = _with_whatifs(load_scenario(args.scenario, _overrides(args.overrides)), args)
     print(describe_scenario(scenario))
+    _print_warnings(scenario)
     return EXIT_OK
 
 
@@ -753,7 +859,22 @@ def describe_scenario(sc: Scenario) -> str:
             lines.append(f"    {path} ~ {dist.describe()}")
     if sc.overrides:
         lines.append("  overrides: " + ", ".join(f"{k}={v!r}" for k, v in sc.overrides.items()))
+    if sc.added_events:
+        lines.append(f"  what-if events: {len(sc.added_events)}")
+        lines += [f"    {_describe_added(rec)}" for rec in sc.added_events]
     return "\n".join(lines)
+
+
+def _describe_added(rec: dict) -> str:
+    """One added event in a line: ``events.9 2021-12-08 us cancel -> russia (--take-offer us)``."""
+    amount = "".join(
+        f" {key} {rec[key]}" for key in ("size", "level", "rate", "lifts") if key in rec
+    )
+    deadline = f", due {rec['deadline']}" if "deadline" in rec else ""
+    return (
+        f"events.{rec['index']} {rec.get('date')} {rec.get('actor')} {rec.get('kind')}{amount} "
+        f"-> {rec.get('target')}{deadline} ({rec['added_by']})"
+    )
 
 
 def _pct(p: float) -> str:
@@ -769,30 +890,36 @@ def format_summary(ens: Ensemble, s: dict) -> str:
     ]
     if s["overrides"]:
         lines.append("overrides: " + ", ".join(f"{k}={v!r}" for k, v in s["overrides"].items()))
+    for rec in s.get("events_added", []):
+        lines.append(f"what-if: {_describe_added(rec)}")
     lines += ["", f"{'outcome':<15}{'P':>7}   {'95% CI':<16}{'runs':>8}   median weeks to it"]
-    for name in ("de_escalation", "spiral", "unresolved"):
-        o = s["outcomes"][name]
+    for cls in DISPLAY_ORDER:
+        o = s["outcomes"][cls.name]
         lo, hi = o["ci95"]
         ci = f"[{100 * lo:4.1f}, {100 * hi:4.1f}]%"
-        q = s["weeks_to_outcome"].get(name)
+        q = s["weeks_to_outcome"].get(cls.name)
         med = f"{q['q50']:.0f} (90% in {q['q05']:.0f}-{q['q95']:.0f})" if q else "-"
-        lines.append(
-            f"{name.replace('_', '-'):<15}{_pct(o['p']):>7}   {ci:<16}{o['count']:>8,}   {med}"
-        )
+        lines.append(f"{cls.label:<15}{_pct(o['p']):>7}   {ci:<16}{o['count']:>8,}   {med}")
     cif = s["cumulative_incidence"]
-    marks = [
-        (label, weeks) for label, weeks in (("3 mo", 13), ("6 mo", 26), ("1 yr", 52), ("2 yr", 104))
-    ]
-    per_week = 7 / sc.step_days
     n = len(cif["date"])
-    header = "".join(f"{label:>8}" for label, _ in marks)
+    per_week = 7 / sc.step_days
+    # Only the marks the forecast reaches, and always the horizon itself.
+    marks = [
+        (label, round(weeks * per_week))
+        for label, weeks in (("3 mo", 13), ("6 mo", 26), ("1 yr", 52), ("2 yr", 104))
+        if 1 <= round(weeks * per_week) <= n
+    ]
+    if not marks or marks[-1][1] != n:
+        marks.append(("horizon", n))
+    header = "".join(f"{label:>9}" for label, _ in marks)
     lines += ["", f"{'reached by':<15}{header}"]
-    for name in ("spiral", "de_escalation"):
-        cells = ""
-        for _, weeks in marks:
-            i = min(round(weeks * per_week) - 1, n - 1)
-            cells += f"{_pct(cif[name][i]):>8}" if i >= 0 else f"{'-':>8}"
-        lines.append(f"{name.replace('_', '-'):<15}{cells}")
+    for cls in DISPLAY_ORDER:
+        if cls.timed:
+            cells = "".join(f"{_pct(cif[cls.name][steps - 1]):>9}" for _, steps in marks)
+            lines.append(f"{cls.label:<15}{cells}")
+    lines.append(
+        "  (each run counted once, for its outcome at the horizon, from the step it was reached)"
+    )
     lines += ["", "staff at the horizon    median   [5%, 95%]"]
     for mid, q in s["final_staff"].items():
         lines.append(f"  {mid:<20}{q['q50']:>8.0f}   [{q['q05']:.0f}, {q['q95']:.0f}]")
@@ -822,8 +949,7 @@ def format_summary(ens: Ensemble, s: dict) -> str:
             part = why[key]
             if part:
                 shares = ", ".join(
-                    f"{name.replace('_', '-')} {_pct(part[name]['p']).strip()}"
-                    for name in ("de_escalation", "spiral", "unresolved")
+                    f"{cls.label} {_pct(part[cls.name]['p']).strip()}" for cls in DISPLAY_ORDER
                 )
                 lines.append(f"    offer {label} ({part['runs']:,} runs): {shares}")
     elif any(ev.kind == Kind.OFFER for ev in sc.events):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -22,6 +23,7 @@ from sim.sweep import (
     ParamSpec,
     SweepError,
     SweepSpec,
+    _decode_outcomes,
     paired_difference,
     parse_param,
     run_sweep,
@@ -381,3 +383,28 @@ def test_resume_refuses_another_design(tmp_path, capsys):
 def test_param_spec_describe():
     assert ParamSpec("a.b", values=(1, 2)).describe() == "a.b=1,2"
     assert ParamSpec("a.b", low=0, high=1).describe() == "a.b=0..1"
+
+
+def test_point_files_store_outcome_names_and_resume_refuses_another_set(tmp_path, capsys):
+    """A point file's outcome codes are read through the names stored beside them; a
+    point written under another set of outcomes is refused by --resume, by name."""
+    out = tmp_path / "s"
+    base = ["sweep", str(TEACHING), "--runs", "20", "--workers", "1", "--out", str(out), "--quiet"]
+    param = ["--param", "states.alpha.policy.noise=0,1"]
+    assert main([*base, *param]) == 0
+    point = out / "points" / "000001.json"
+    row = json.loads(point.read_text())
+    assert row["outcome_names"] == list(OUTCOMES)
+    # The same codes under a reordered list of names decode to the same outcomes.
+    codes = _decode_outcomes(row["outcome_codes"], row["outcome_names"])
+    names = list(reversed(OUTCOMES))
+    table = np.array([names.index(n) for n in OUTCOMES], dtype=np.int8)
+    reordered = base64.b64encode(table[codes].astype(np.int8).tobytes()).decode()
+    np.testing.assert_array_equal(_decode_outcomes(reordered, names), codes)
+    # A file from a version with three outcomes (no names stored) is refused on resume.
+    (out / "points" / "000000.json").unlink()
+    del row["outcome_names"]
+    point.write_text(json.dumps(row))
+    assert main([*base, *param, "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "000001.json" in err and "not (unresolved, spiral, de_escalation, relapse)" in err
