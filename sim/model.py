@@ -42,6 +42,7 @@ class BlockResult:
     runs: np.ndarray  # global run indices
     outcome: np.ndarray  # int8 codes into OUTCOMES
     outcome_step: np.ndarray  # step at which the outcome was reached (-1: unresolved)
+    calm_step: np.ndarray  # step at which the run first calmed (-1: never), any class
     final_staff: np.ndarray  # (missions, runs) total staff at the horizon
     #: (states, runs): staff removed from each state's missions since the forecast start,
     #: and the hostile and conciliatory measures each state took in the forecast.
@@ -323,6 +324,7 @@ class EscalationModel(mesa.Model):
             runs=self.run_ids,
             outcome=self.outcome.copy(),
             outcome_step=self.outcome_step.copy(),
+            calm_step=self.calm_step.copy(),
             final_staff=self.missions.totals().copy(),
             staff_lost=by_state,
             hostile_acts=self.hostile_acts.copy(),
@@ -414,6 +416,13 @@ class EscalationModel(mesa.Model):
             return np.full(self.n_runs, -1, dtype=np.int64)
         counted = (kind == Kind.EXPEL) | (kind == Kind.CLOSE_CONSULATE)
         fate = np.where(counted & (size <= 0), np.int8(er.NOT_FEASIBLE), np.int8(er.PENDING))
+        # Expulsions and closures are recorded as far as they could go: the staff and
+        # posts there were left to act on, not the number asked for.
+        per_post = max(int(self.missions.per_post[m, 0]), 1)
+        amount = np.broadcast_to(np.asarray(amount, dtype=float), (self.n_runs,))
+        amount = np.select(
+            [kind == Kind.EXPEL, kind == Kind.CLOSE_CONSULATE], [size, size / per_post], amount
+        )
         nominal = np.where(counted, size, np.inf)
         rows = self.log.add(
             cols,

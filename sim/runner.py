@@ -52,6 +52,7 @@ class Ensemble:
     run_ids: np.ndarray
     outcome: np.ndarray
     outcome_step: np.ndarray
+    calm_step: np.ndarray  # first calm (-1: never); a relapse's calm is dated here
     final_staff: np.ndarray  # (missions, runs)
     staff_lost: np.ndarray  # (states, runs)
     hostile_acts: np.ndarray  # (states, runs)
@@ -92,6 +93,7 @@ class Ensemble:
         """
         sc = self.scenario
         step = pd.Series(self.outcome_step)
+        calm = pd.Series(self.calm_step)
         dates = [sc.date_of(s) if s >= 0 else None for s in self.outcome_step]
         columns = {
             "run": self.run_ids,
@@ -99,6 +101,13 @@ class Ensemble:
             "outcome_step": step.where(step >= 0).astype("Int64"),
             "outcome_date": pd.to_datetime(pd.Series(dates, dtype="object")),
             "weeks_to_outcome": self.weeks_to_outcome(),
+            # When the run first calmed (a relapse calmed here, then flared again).
+            "calm_step": calm.where(calm >= 0).astype("Int64"),
+            "calm_date": pd.to_datetime(
+                pd.Series(
+                    [sc.date_of(s) if s >= 0 else None for s in self.calm_step], dtype="object"
+                )
+            ),
             "offer_accepted": self.offer_accepted,
             "closed_mission": pd.Categorical(
                 [self.mission_ids[m] if m >= 0 else None for m in self.closed_mission],
@@ -263,6 +272,7 @@ def run_ensemble(
         run_ids=ids,
         outcome=cat("outcome"),
         outcome_step=cat("outcome_step"),
+        calm_step=cat("calm_step"),
         final_staff=cat("final_staff"),
         staff_lost=cat("staff_lost"),
         hostile_acts=cat("hostile_acts"),
