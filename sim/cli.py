@@ -128,6 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --out: do not keep or write the event record events.parquet (about "
         "120 bytes per measure or move of every run); `sim story` then has nothing to tell",
     )
+    run.add_argument(
+        "--no-whatif",
+        action="store_true",
+        help='skip the paired what-if of each offer made in the forecast ("why" section): '
+        "it reruns the ensemble once per offer, on the same runs",
+    )
     run.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     run.add_argument("--quiet", action="store_true", help="no progress bar, no table")
     run.add_argument("--plot", action="store_true", help="also draw the figures into --out DIR")
@@ -436,6 +442,9 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
             progress=not args.quiet and sys.stderr.isatty(),
         )
         summary = result.summary()
+        if not args.no_whatif:
+            # What taking each forecast offer changes, paired over the same runs.
+            summary["why"]["offer_whatif"] = api.offer_whatif(result)
         if staging is not None:
             write_results(result.ensemble, staging, summary, command)
             if args.plot:
@@ -939,9 +948,24 @@ def format_summary(ens: Ensemble, s: dict) -> str:
         )
     why = s["why"]
     lines += ["", "why"]
+    for whatif in why.get("offer_whatif") or []:
+        lines.append(
+            f"  in this model, if {whatif['state']} takes {whatif['offerer']}'s offer of "
+            f"{whatif['offer_date']} (accepting on {whatif['accepted_on']}), same runs:"
+        )
+        for cls in DISPLAY_ORDER:
+            o = whatif["outcomes"][cls.name]
+            lines.append(
+                f"    {cls.label:<14}{_pct(o['base'])} -> {_pct(o['whatif'])}   "
+                f"{100 * o['diff']:+5.1f} points [{100 * o['ci95_low']:+.1f}, "
+                f"{100 * o['ci95_high']:+.1f}]"
+            )
     offer = why["offer_accepted"]
     if offer["count"]:
-        lines.append(f"  a conditional offer was accepted in {_pct(offer['p']).strip()} of runs")
+        lines.append(
+            f"  observed, not an effect: the offer was accepted in {_pct(offer['p']).strip()} "
+            "of runs\n  (those runs differ from the others in more than the offer)"
+        )
         for label, key in (
             ("accepted", "outcomes_if_offer_accepted"),
             ("not accepted", "outcomes_if_no_offer_accepted"),

@@ -192,7 +192,7 @@ def _group_gone(pgid) -> bool:
 
 def test_ctrl_c_during_run_leaves_no_output_dir(tmp_path):
     out = tmp_path / "res"
-    proc = _start(["run", MAIN, "--runs", "2000000", "--out", out, "--quiet"], ROOT)
+    proc = _start(["run", MAIN, "--runs", "2000000", "--out", out, "--no-events", "--quiet"], ROOT)
     assert _wait_for(lambda: (out / "INCOMPLETE").exists())
     time.sleep(1.5)  # well into the ensemble
     assert proc.poll() is None
@@ -208,7 +208,9 @@ def test_ctrl_c_keeps_earlier_results_untouched(tmp_path):
     out = tmp_path / "res"
     assert main(["run", str(TEACHING), "--runs", "50", "--out", str(out), "--quiet"]) == 0
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    proc = _start(["run", MAIN, "--runs", "2000000", "--out", out, "--force", "--quiet"], ROOT)
+    proc = _start(
+        ["run", MAIN, "--runs", "2000000", "--out", out, "--no-events", "--force", "--quiet"], ROOT
+    )
     assert _wait_for(lambda: (out / "INCOMPLETE").exists())
     time.sleep(1.0)
     took = _interrupt(proc, group=True)
@@ -220,7 +222,7 @@ def test_ctrl_c_keeps_earlier_results_untouched(tmp_path):
 
 def test_a_killed_run_is_marked_incomplete(tmp_path, capsys):
     out = tmp_path / "res"
-    proc = _start(["run", MAIN, "--runs", "2000000", "--out", out, "--quiet"], ROOT)
+    proc = _start(["run", MAIN, "--runs", "2000000", "--out", out, "--no-events", "--quiet"], ROOT)
     assert _wait_for(lambda: (out / "INCOMPLETE").exists())
     os.killpg(proc.pid, signal.SIGKILL)
     proc.communicate()

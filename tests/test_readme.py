@@ -1,0 +1,72 @@
+"""Every number the README and docs/model.md quote for the main scenario is what the code
+gives: the sample output block verbatim, and the figures in the sentences around it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+import sim
+from sim.cli import format_summary
+
+ROOT = Path(__file__).resolve().parent.parent
+MAIN = ROOT / "scenarios" / "us_russia_2021.toml"
+
+
+@pytest.fixture(scope="module")
+def main_run():
+    result = sim.run(MAIN, keep_trajectories=False, keep_events=False)
+    summary = result.summary()
+    summary["why"]["offer_whatif"] = sim.offer_whatif(result)
+    return result, summary
+
+
+def pct(p: float) -> str:
+    return f"{100 * p:.1f}%"
+
+
+def test_the_readme_sample_is_what_the_main_command_prints(main_run):
+    result, summary = main_run
+    printed = format_summary(result.ensemble, summary).rstrip("\n").split("\n")
+    assert printed[-1].startswith("wall time")
+    # The README's command gives the path relative to the project's root.
+    printed[0] = printed[0].replace(str(MAIN), "scenarios/us_russia_2021.toml")
+    expected = "\n".join(printed[:-2])  # the wall time varies; the README leaves it out
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"## Sample output.*?```\n(.*?)\n```", readme, re.S).group(1)
+    assert block == expected
+
+
+def test_the_readme_reading_quotes_the_computed_figures(main_run):
+    _, summary = main_run
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    outcomes = summary["outcomes"]
+    whatif = summary["why"]["offer_whatif"][0]["outcomes"]["spiral"]
+    assert 0.35 <= outcomes["spiral"]["p"] <= 0.45  # "about four runs in ten"
+    assert 1 / 8 <= outcomes["de_escalation"]["p"] <= 1 / 6  # "about one in seven"
+    assert 0.4 <= outcomes["relapse"]["p"] < 0.5  # "nearly half"
+    assert f"from {pct(whatif['base'])} to {pct(whatif['whatif'])}" in readme
+    fall = (
+        f"a paired fall of {-100 * whatif['diff']:.1f} points "
+        f"[{-100 * whatif['ci95_high']:.1f}, {-100 * whatif['ci95_low']:.1f}]"
+    )
+    assert fall in readme
+    assert 0.28 <= -whatif["diff"] / whatif["base"] <= 0.4  # "about a third"
+    # "most of the runs it saves relapse later rather than calm for good"
+    relapse = summary["why"]["offer_whatif"][0]["outcomes"]["relapse"]["diff"]
+    calm = summary["why"]["offer_whatif"][0]["outcomes"]["de_escalation"]["diff"]
+    assert relapse > calm > -0.01
+
+
+def test_docs_model_quotes_the_computed_figures(main_run):
+    _, summary = main_run
+    text = " ".join((ROOT / "docs" / "model.md").read_text().split())
+    o = summary["outcomes"]
+    for name in ("spiral", "relapse", "de_escalation", "unresolved"):
+        lo, hi = o[name]["ci95"]
+        quoted = f"{100 * o[name]['p']:.1f} % [{100 * lo:.1f}, {100 * hi:.1f}]"
+        assert quoted in text, name
+    whatif = summary["why"]["offer_whatif"][0]["outcomes"]["spiral"]
+    assert f"{100 * whatif['base']:.1f} % to {100 * whatif['whatif']:.1f} %" in text
