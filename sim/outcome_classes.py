@@ -91,7 +91,7 @@ OUTCOME_CLASSES: tuple[OutcomeClass, ...] = (
         "a calm reached, then a new hostile measure before the horizon, without "
         "closure (dated at that measure)",
         timed=True,
-        color="#E69F00",
+        color="#CC79A7",
         linestyle="-.",
         marker="D",
         hatch="\\\\\\",

@@ -37,7 +37,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import NullLocator
 
-from sim.outcome_classes import OUTCOME_CLASSES
+from sim.outcome_classes import DISPLAY_ORDER, OUTCOME_CLASSES
 from sim.results import atomic_write
 
 __all__ = [
@@ -1051,7 +1051,8 @@ def plot_cumulative_incidence(
     ``incidence`` maps an outcome (``"spiral"``, ``"de_escalation"``) to ``(p, low,
     high)``: arrays over ``dates`` of the cumulative share of the ``runs`` runs that
     reached it and its 95% (Wilson) interval. Outcomes compete: a run counts once, for
-    the outcome it reached first, so the curves never add up to more than 1.
+    its outcome at the horizon from the step it was reached, so the curves never add up
+    to more than 1 and each ends at its outcome's share.
     """
     days = _as_days(dates)
     _check_dates(days)
@@ -1110,9 +1111,8 @@ def plot_cumulative_incidence(
     _title(
         ax,
         title or "Cumulative incidence of the outcomes",
-        f"{int(runs):,} run{'s' if int(runs) != 1 else ''}; competing risks: "
-        "each run counts once, "
-        "for the outcome it reached first",
+        f"{int(runs):,} run{'s' if int(runs) != 1 else ''}; each run counts once, for its "
+        "outcome at the horizon, from the step it was reached",
     )
     return fig
 
@@ -1139,7 +1139,7 @@ def plot_outcome_probabilities(
         for outcome in entry:
             if outcome not in outcomes:
                 outcomes.append(outcome)
-    known = [o for o in OUTCOME_STYLES if o in outcomes]
+    known = [c.name for c in DISPLAY_ORDER if c.name in outcomes]
     outcomes = known + [o for o in outcomes if o not in known]
     labels = [str(label) for label in table]
 
