@@ -117,6 +117,17 @@ class Result:
         """
         return self.ensemble.events
 
+    def story(self, run: int | str, history: bool = False) -> str:
+        """One run told as a dated narrative, as ``python -m sim story DIR --run`` prints it.
+
+        ``run`` is a run index, or an outcome name for a typical run of that outcome.
+
+        >>> print(result.story("spiral"))                                 # doctest: +SKIP
+        """
+        from sim import story
+
+        return story.tell(*story.run_of(self, run), history=history)
+
     @property
     def trajectories(self) -> pd.DataFrame | None:
         """Total staff per mission after every step: index (run, date), one column per mission.
