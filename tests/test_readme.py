@@ -70,3 +70,27 @@ def test_docs_model_quotes_the_computed_figures(main_run):
         assert quoted in text, name
     whatif = summary["why"]["offer_whatif"][0]["outcomes"]["spiral"]
     assert f"{100 * whatif['base']:.1f} % to {100 * whatif['whatif']:.1f} %" in text
+
+
+def test_docs_scenario_format_quotes_the_two_recipes_for_taking_the_offer(main_run):
+    """--take-offer (one dated acceptance) and reciprocate = 1 (a standing readiness) are
+    different questions with different answers; the doc quotes both, paired."""
+    base, _ = main_run
+    text = " ".join((ROOT / "docs" / "scenario-format.md").read_text().split())
+    quiet = {"keep_trajectories": False, "keep_events": False}
+    taken = sim.run(MAIN, take_offer="us", **quiet)
+    ready = sim.run(MAIN, overrides={"states.us.policy.reciprocate": 1}, **quiet)
+    assert f"P(spiral) is {100 * base.summary()['outcomes']['spiral']['p']:.1f} %" in text
+    for variant in (taken, ready):
+        p = variant.summary()["outcomes"]["spiral"]["p"]
+        d = sim.paired_difference(base, variant, "spiral")
+        quoted = (
+            f"{100 * p:.1f} % with"
+            if variant is taken
+            else f"{100 * p:.1f} % with `reciprocate = 1`"
+        )
+        assert quoted in text
+        interval = (
+            f"{100 * d['diff']:.1f} points [{100 * d['ci95_low']:.1f}, {100 * d['ci95_high']:.1f}]"
+        ).replace("-", "−")
+        assert interval in text
