@@ -15,6 +15,7 @@ import pytest
 
 import sim
 from sim.cli import main
+from sim.outcome_classes import OUTCOMES
 
 ROOT = Path(__file__).resolve().parents[1]
 MAIN = ROOT / "scenarios" / "us_russia_2021.toml"
@@ -103,7 +104,7 @@ class TestPlots:
         expected = sorted(
             round(r.summary()["outcomes"][o]["p"], 6)
             for r in (result, other)
-            for o in ("spiral", "de_escalation", "unresolved")
+            for o in OUTCOMES
             if r.summary()["outcomes"][o]["p"]
         )
         assert heights == expected

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from sim.cli import main
+from sim.outcome_classes import OUTCOMES
 
 ROOT = Path(__file__).resolve().parents[1]
 TEACHING = ROOT / "scenarios" / "teaching_tit_for_tat.toml"
@@ -41,7 +42,7 @@ class TestRun:
         assert summary["seed"] == 3
         assert summary["scenario"] == "us_russia_2021"
         outcomes = summary["outcomes"]
-        assert set(outcomes) == {"spiral", "de_escalation", "unresolved"}
+        assert set(outcomes) == set(OUTCOMES)
         assert sum(o["count"] for o in outcomes.values()) == 400
         assert sum(o["p"] for o in outcomes.values()) == pytest.approx(1.0)
         for o in outcomes.values():
@@ -102,6 +103,7 @@ class TestOut:
             "summary.json",
             "runs.parquet",
             "trajectories.npz",
+            "events.parquet",
             "scenario.toml",
             "manifest.json",
         }
