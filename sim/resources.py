@@ -110,8 +110,8 @@ def memory_budget() -> int:
 
 #: Bytes per row of the event record while a block runs (its columns and fates).
 LOG_ROW_BYTES = 100
-#: Bytes per row of a returned event table (about 110 in its columns), with the block's
-#: table being built (dates as objects) counted in the block.
+#: Bytes per row of a returned event table (about 110 in its columns); while a block's
+#: table is built (dates as Python objects) its rows take about _FRAME_ROW_BYTES.
 EVENT_ROW_BYTES = 120
 _FRAME_ROW_BYTES = 400
 #: Runs stepped to measure the rows of the event record per run.
@@ -176,7 +176,7 @@ def per_run_block_bytes(scenario: Scenario) -> int:
     # Per mission: the refs of the step's acts (8 bytes each, six arrays); per relation:
     # the causes and refs of queued decisions.
     refs = m * 6 * 8 + relations // 3
-    log = events_per_run(scenario) * (LOG_ROW_BYTES + _FRAME_ROW_BYTES)
+    log = events_per_run(scenario) * LOG_ROW_BYTES
     return int(_TEMPORARIES * (ring + missions + relations + per_run + refs) + log)
 
 
@@ -245,9 +245,11 @@ def estimate(
     traj = runs * scenario.n_steps * len(scenario.missions) * 4 if keep_trajectories else 0
     if writing:
         traj *= 2  # the (runs, steps, missions) copy written to trajectories.npz
-    events = int(runs * events_per_run(scenario) * EVENT_ROW_BYTES) if keep_events else 0
-    if writing:
-        events *= 2  # the Arrow copy written to events.parquet
+    events = 0
+    if keep_events:
+        rows = events_per_run(scenario)
+        events = int(runs * rows * EVENT_ROW_BYTES * (2 if writing else 1))  # + Arrow copy
+        events += int(block * rows * _FRAME_ROW_BYTES)  # a block's table being built
     return Estimate(
         runs=runs,
         block_size=block,

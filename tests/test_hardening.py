@@ -58,9 +58,12 @@ def test_block_estimate_bounds_the_real_buffers(path):
     sc = load_scenario(path)
     runs = 500
     model = EscalationModel(sc, np.arange(runs))
-    for _ in range(min(sc.n_steps, 40)):
+    while model.running:
         model.step()
-    actual = _array_bytes(model, model.missions, *model.relations) / runs
+    log = model.log
+    # The event record's rows (its chunks of columns) count with the block's buffers.
+    chunks = sum(a.nbytes for chunk in log._chunks for a in chunk.values())
+    actual = (_array_bytes(model, model.missions, log, *model.relations) + chunks) / runs
     estimated = resources.per_run_block_bytes(sc)
     assert actual <= estimated <= 3 * actual
 
@@ -92,16 +95,48 @@ def test_trajectories_that_do_not_fit_suggest_dropping_them(capsys, monkeypatch,
     budget = int((est.results + est.trajectories / 2) / (1 - resources.BLOCK_BUDGET_SHARE))
     assert est.trajectories > est.results
     monkeypatch.setenv("SIM_MEMORY_BUDGET", str(budget))
-    code, _, err = run_cli(capsys, "run", MAIN, "--runs", runs, "--out", tmp_path / "a", "--quiet")
+    quiet = ["--quiet", "--no-events"]  # the event record is the next test's
+    code, _, err = run_cli(capsys, "run", MAIN, "--runs", runs, "--out", tmp_path / "a", *quiet)
     assert code == 2
     assert "--no-trajectories" in err
     assert not (tmp_path / "a").exists()  # refused before anything was made
     code, _, err = run_cli(
-        capsys, "run", MAIN, "--runs", runs, "--out", tmp_path / "b", "--quiet", "--no-trajectories"
+        capsys, "run", MAIN, "--runs", runs, "--out", tmp_path / "b", *quiet, "--no-trajectories"
     )
     assert code == 0, err
     assert not (tmp_path / "b" / "trajectories.npz").exists()
     assert (tmp_path / "b" / "summary.json").exists()
+
+
+def test_an_event_record_that_does_not_fit_suggests_dropping_it(capsys, monkeypatch, tmp_path):
+    """The record's rows per run are measured on a pilot; a record that would not fit is
+    refused before anything is made, with --no-events as the way out."""
+    sc = load_scenario(MAIN)
+    runs = 20_000
+    block = 2_000  # small blocks, so that the record, not a block, decides
+    est = resources.estimate(sc, runs, block, keep_events=True, writing=True, budget=2**40)
+    rows = resources.events_per_run(sc)
+    assert est.events >= runs * rows * resources.EVENT_ROW_BYTES
+    without = resources.estimate(sc, runs, block, writing=True, budget=2**40)
+    budget = int(2 * without.total / (1 - resources.BLOCK_BUDGET_SHARE))
+    assert budget < est.total
+    monkeypatch.setenv("SIM_MEMORY_BUDGET", str(budget))
+    args = ["run", MAIN, "--runs", runs, "--quiet", "--no-trajectories", "--block-size", block]
+    code, _, err = run_cli(capsys, *args, "--out", tmp_path / "a")
+    assert code == 2
+    assert "--no-events" in err and "for the event record" in err
+    assert not (tmp_path / "a").exists()
+    code, _, err = run_cli(capsys, *args, "--out", tmp_path / "b", "--no-events")
+    assert code == 0, err
+    assert not (tmp_path / "b" / "events.parquet").exists()
+
+
+def test_the_pilot_counts_the_record_a_run_makes():
+    """Twice the pilot's mean rows per run bounds what the scenario's runs make."""
+    for path in (MAIN, TEACHING):
+        sc = load_scenario(path)
+        ens = run_ensemble(sc, 2000, keep_events=True)
+        assert len(ens.events) / ens.n_runs <= resources.events_per_run(sc)
 
 
 def test_small_budget_makes_smaller_blocks_with_the_same_results(monkeypatch):
@@ -235,7 +270,14 @@ def test_a_killed_run_is_marked_incomplete(tmp_path, capsys):
     )
     assert code == 0, err
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["summary.json", "runs.parquet", "trajectories.npz", "scenario.toml", "manifest.json"]
+        [
+            "summary.json",
+            "runs.parquet",
+            "trajectories.npz",
+            "events.parquet",
+            "scenario.toml",
+            "manifest.json",
+        ]
     )
 
 
