@@ -18,7 +18,7 @@ import pytest
 from conftest import Recorder, ev, rate_for, two_state
 
 from sim.measures import Kind, whole_staff
-from sim.model import DE_ESCALATION, SPIRAL, UNRESOLVED, EscalationModel
+from sim.model import DE_ESCALATION, RELAPSE, SPIRAL, UNRESOLVED, EscalationModel
 from sim.runner import run_ensemble
 
 Z = 4.0  # tolerance in Monte Carlo standard errors
@@ -469,14 +469,14 @@ def test_judged_closure_is_the_exact_chain_of_the_engine():
             continue
         back = (restored_step < 0) & (model.missions.total(m) >= top)
         restored_step[back] = model.t - 1
-        if ((model.outcome != UNRESOLVED) | (restored_step >= 0)).all():
+        if ((model.spiral_step >= 0) | (restored_step >= 0)).all():
             break
-    # the engine judges closure; the walk is absorbed by whichever barrier comes first
-    spiral = (model.outcome == SPIRAL) & (
-        (restored_step < 0) | (model.outcome_step < restored_step)
-    )
-    assert ((model.outcome == SPIRAL) | (restored_step >= 0)).all()
-    absorbed_step = np.where(spiral, model.outcome_step, restored_step)
+    # the engine judges closure (its first passage below the threshold); the walk is
+    # absorbed by whichever barrier comes first
+    closed = model.spiral_step
+    spiral = (closed >= 0) & ((restored_step < 0) | (closed < restored_step))
+    assert ((closed >= 0) | (restored_step >= 0)).all()
+    absorbed_step = np.where(spiral, closed, restored_step)
     assert (absorbed_step >= FORECAST).all()
     p_spiral = absorbed["spiral"]
     est = spiral.mean()
@@ -488,7 +488,12 @@ def test_judged_closure_is_the_exact_chain_of_the_engine():
 
 
 def test_engine_judges_both_barriers_with_restored_level():
-    """With ``restored_level`` = L + N the engine's own outcomes are the walk's absorptions."""
+    """With ``restored_level`` = L + N the engine's first passages are the walk's absorptions.
+
+    The engine records the first closure and the first calm (here: back at L + N); the
+    walk is absorbed at whichever comes first. Its outcome classes then follow the run
+    to the horizon: a run restored first that later falls to L is a spiral, one that
+    stays above is a de-escalation or, if a hostile act followed, a relapse."""
     a, c, low, k, n, runs, seed = 0.3, 0.135 / 0.52, 2, 5, 10, 2_000, 23
     plain = EscalationModel(walk_scenario(a, c, low, k, n, runs, seed), keep_trajectories=True)
     plain.run()
@@ -502,9 +507,17 @@ def test_engine_judges_both_barriers_with_restored_level():
     assert at_barrier.any(axis=0).all()
     low_first = staff[first, np.arange(runs)] <= low
     # same random numbers: the judged run agrees with the trajectory run by run
-    assert np.array_equal(judged.outcome == SPIRAL, low_first)
-    assert np.array_equal(judged.outcome == DE_ESCALATION, ~low_first)
-    assert np.array_equal(judged.outcome_step, first + FORECAST)
+    calm_first = judged.calm_step >= 0
+    assert np.array_equal(calm_first, ~low_first)
+    passage = np.where(calm_first, judged.calm_step, judged.spiral_step)
+    assert np.array_equal(passage, first + FORECAST)
+    # and the classes hold to the horizon: closure at any step is a spiral
+    ever_low = (staff <= low).any(axis=0)
+    assert np.array_equal(judged.outcome == SPIRAL, ever_low)
+    assert np.array_equal(judged.spiral_step >= 0, ever_low)
+    held = ~ever_low & calm_first
+    assert set(np.unique(judged.outcome[held])) <= {DE_ESCALATION, RELAPSE}
+    assert (low_first & ~ever_low).sum() == 0
 
 
 # =============================================================================

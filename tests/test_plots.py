@@ -627,8 +627,11 @@ class TestOutcomeProbabilities:
     def test_bar_heights_and_error_bars(self):
         ax = plot_outcome_probabilities(OUTCOME_TABLE).axes[0]
         containers = bar_containers(ax)
-        assert [c.get_label() for c in containers] == ["spiral", "de-escalation", "unresolved"]
-        for container, outcome in zip(containers, OUTCOMES, strict=True):
+        # in display order: calm first, then worse
+        assert [c.get_label() for c in containers] == ["de-escalation", "spiral", "unresolved"]
+        for container, outcome in zip(
+            containers, ["de_escalation", "spiral", "unresolved"], strict=True
+        ):
             entries = [OUTCOME_TABLE[label][outcome] for label in OUTCOME_TABLE]
             heights = [bar.get_height() for bar in container.patches]
             np.testing.assert_allclose(heights, [e["p"] for e in entries])
@@ -657,7 +660,7 @@ class TestOutcomeProbabilities:
         assert ax.get_ylim() == (0.0, 1.0)
         assert ax.get_ylabel() == "Probability"
         assert ax.get_title() == "Compared"
-        assert legend_texts(ax) == ["spiral", "de-escalation", "unresolved"]
+        assert legend_texts(ax) == ["de-escalation", "spiral", "unresolved"]
 
     def test_one_label_on_a_given_axes(self):
         fig, ax = plt.subplots()
