@@ -13,7 +13,10 @@ Measured in one process, on scenarios/us_russia_2021.toml unless stated:
 4. peak memory (fresh subprocesses) at 100,000 runs with and without saved trajectories,
    and at 1,000,000 runs without (processed in blocks);
 5. scaling in the number of states: generated complete-graph scenarios with 2, 8 and 32
-   states, runs/s and cost per run-step per pair of states.
+   states, runs/s and cost per run-step per pair of states;
+6. the event record returned as a table (``keep_events``, what ``run --out`` writes and
+   ``sim.run`` keeps) against the same runs without it, as a ratio of wall times. (The
+   engine keeps its log while a block runs in every case: it is part of (1).)
 
 The last line is ``speedup_vs_per_run_mesa: X`` (ensemble runs/s over baseline runs/s).
 """
@@ -195,6 +198,13 @@ def main() -> None:
         print(f"{n:>7} {pairs:>6} {runs:>7,} {runs / seconds:>9,.1f} {per_pair[n]:>17.1f}")
     worst = max(per_pair)
     print(f"cost per run-step per pair, {worst} vs 2 states: {per_pair[worst] / per_pair[2]:.2f}x")
+
+    # 6. the event record as a table
+    print("\n6. event record returned as a table, 10,000 runs")
+    plain, _ = best_time(lambda: run_ensemble(sc, runs=10_000), 3)
+    kept, ens = best_time(lambda: run_ensemble(sc, runs=10_000, keep_events=True), 3)
+    rows = len(ens.events)
+    print(f"without {plain:.3f} s, with {kept:.3f} s ({rows:,} rows): {kept / plain:.2f}x")
 
     rate = engine_rate[10_000]
     print(f"\nspeedup_vs_per_run_mesa: {rate / base_rate:.0f}")

@@ -325,29 +325,30 @@ class Missions:
         executed = self.p_hostile[slot].astype(np.int32)
 
         track = self.track_effects
+        # What each mechanism removed (missions, runs), for the event record; only the
+        # mechanisms that removed someone this step are noted.
         effects: dict = {}
 
-        def staff_before() -> np.ndarray | None:
-            return self.totals() if track else None
+        def note(kind, removed) -> None:
+            if track and removed.any():
+                effects[kind] = removed.astype(np.int64)
 
-        def note(kind, before) -> None:
-            if track:
-                effects[kind] = np.maximum(before - self.totals(), 0)
-
-        b = staff_before()
         expel = self.p_expel[slot]
-        self.diplomats -= np.minimum(expel, self.diplomats)
-        self.pending_expel -= expel
-        note(Kind.EXPEL, b)
-        b = staff_before()
+        if expel.any():
+            leaving = np.minimum(expel, self.diplomats)
+            self.diplomats -= leaving
+            self.pending_expel -= expel
+            note(Kind.EXPEL, leaving)
         posts = self.p_posts[slot]
-        self.posts -= np.minimum(posts, self.posts)
-        self.pending_posts -= posts
-        note(Kind.CLOSE_CONSULATE, b)
-        b = staff_before()
+        if posts.any():
+            closing = np.minimum(posts, self.posts)
+            self.posts -= closing
+            self.pending_posts -= posts
+            note(Kind.CLOSE_CONSULATE, closing * self.per_post)
         self.ceiling = np.minimum(self.ceiling, self.p_ceiling[slot])
-        self.local = np.minimum(self.local, self.ceiling)
-        note(Kind.BAN_LOCAL_HIRES, b)
+        local = np.minimum(self.local, self.ceiling)
+        note(Kind.BAN_LOCAL_HIRES, self.local - local)
+        self.local = local
         self.cap = np.minimum(self.cap, self.p_cap[slot])
         self.pending_visa -= (self.p_visa[slot] > 0).astype(np.int32)
         self.visa_rate = np.maximum(self.visa_rate, self.p_visa[slot])
@@ -355,24 +356,25 @@ class Missions:
         self.pending_hostile -= executed
 
         # Departures under a visa denial: fractions carry over to the next step.
-        b = staff_before()
         if self.visa_rate.any():
             self.visa_carry += np.where(self.suspended, 0.0, self.visa_rate)
             whole = np.floor(self.visa_carry + _CARRY_EPS)
             leaving = np.minimum(whole, self.diplomats).astype(np.int32)
             self.diplomats -= leaving
             self.visa_carry -= whole
-        note(Kind.VISA_DENIAL, b)
+            note(Kind.VISA_DENIAL, leaving)
 
-        b = staff_before()
-        self._enforce_cap()
-        note(Kind.CAP, b)
-        b = staff_before()
+        staff = self.totals()
+        if (staff > self.cap).any():
+            self._enforce_cap()
+            after = self.totals()
+            note(Kind.CAP, staff - after)
+            staff = after
         if self.suspended.any():
             self.diplomats[self.suspended] = 0
             self.local[self.suspended] = 0
             self.posts[self.suspended] = 0
-        note(Kind.SUSPEND, b)
+            note(Kind.SUSPEND, np.where(self.suspended, staff, 0))
         self.removed += np.maximum(before - self.totals(), 0)
 
         # Staff restored arrive, but never above a cap, nor into a suspended mission, nor
@@ -383,8 +385,7 @@ class Missions:
         back = np.minimum(np.minimum(arriving, room), self.removed - self.restored)
         self.diplomats += back.astype(np.int32)
         self.restored += back
-        if track:
-            effects["restore"] = back.astype(np.int64)
+        note("restore", back)
         self.effects = effects
         for buf, empty in (
             (self.p_expel, 0),
