@@ -584,7 +584,8 @@ def format_sweep(result, scenario: Scenario, limit: int = 40) -> str:
     paired = "paired_diff_spiral" in table.columns
     extra = f"{'change in P(spiral) [95% CI]':>34}" if paired else ""
     lines.append(
-        f"{'point':>6}{header}   {'P(spiral) [95% CI]':<24}{'P(de-escalation)':>18}{extra}"
+        f"{'point':>6}{header}   {'P(spiral) [95% CI]':<24}{'P(relapse)':>12}"
+        f"{'P(de-escalation)':>18}{extra}"
     )
     for row in table.head(limit).to_dict("records"):
         values = "".join(f"{_cell(row[p]):>26}" for p in paths)
@@ -600,8 +601,8 @@ def format_sweep(result, scenario: Scenario, limit: int = 40) -> str:
                     f"{row['paired_ci95_high_spiral']:+.3f}]"
                 )
             lines.append(
-                f"{row['point']:>6}{values}   {spiral:<24}{row['p_de_escalation']:>18.3f}"
-                f"{change:>34}"
+                f"{row['point']:>6}{values}   {spiral:<24}{row['p_relapse']:>12.3f}"
+                f"{row['p_de_escalation']:>18.3f}{change:>34}"
             )
         else:
             lines.append(f"{row['point']:>6}{values}   failed: {row['error']}")

@@ -408,3 +408,18 @@ def test_point_files_store_outcome_names_and_resume_refuses_another_set(tmp_path
     assert main([*base, *param, "--resume"]) == 2
     err = capsys.readouterr().err
     assert "000001.json" in err and "not (unresolved, spiral, de_escalation, relapse)" in err
+
+
+def test_the_docs_example_table_is_what_the_sweep_prints(capsys):
+    """docs/sweeps.md, example 1: the table is the command's output, row for row."""
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "sweeps.md").read_text()
+    quoted = doc.split("```\n point     us.policy.reciprocate", 1)[1].split("```", 1)[0]
+    quoted_rows = [" point     us.policy.reciprocate" + quoted.split("\n", 1)[0]]
+    quoted_rows += [line for line in quoted.split("\n")[1:] if line.strip()]
+    code = main(
+        ["sweep", str(MAIN), "--param", "states.us.policy.reciprocate=0:1:6", "--runs", "1000"]
+    )
+    assert code == 0
+    printed = [line.rstrip() for line in capsys.readouterr().out.split("\n")]
+    start = printed.index(quoted_rows[0].rstrip())
+    assert printed[start : start + len(quoted_rows)] == [r.rstrip() for r in quoted_rows]
