@@ -115,6 +115,13 @@ class EventLog:
         self.kind = np.zeros(cap, dtype=np.int8)
         self.nominal = np.zeros(cap)  # staff a measure would remove (for attribution)
         self.observed = np.zeros(cap, dtype=bool)  # announced where the others see it
+        #: Rows announced in the current step, per call: (rows, cols, mission, size,
+        #: instrument, joined), and the missions on which one of them was withdrawn
+        #: before the step ended (the model then forgets it: nobody perceives it).
+        self.step_now = -1
+        self.first_row_now = 0  # rows from here on were announced in step_now
+        self.announced_now: list[tuple] = []
+        self.withdrawn_now: set[int] = set()
         #: Per mission: [rows, cols, deadline, own] of measures not yet due.
         self.waiting: list[list[tuple[np.ndarray, np.ndarray, int, bool]]] = [
             [] for _ in range(n_missions)
@@ -208,10 +215,18 @@ class EventLog:
         )
         self._grow(n)
         self.n_rows += n
+        if step != self.step_now:
+            self.step_now, self.announced_now, self.withdrawn_now = step, [], set()
+            self.first_row_now = int(rows[0])
         fates = pick(fate, np.int8)
         self.fate[rows] = fates
         self.fate_step[rows] = np.where(fates == PENDING, -1, step)
         self.kind[rows] = instrument_arr
+        if mission >= 0:
+            joined = self._chunks[-1]["cause"] == SOLIDARITY
+            self.announced_now.append(
+                (rows, cols, mission, self._chunks[-1]["size"], instrument_arr, joined)
+            )
         self.nominal[rows] = np.inf if nominal is None else pick(nominal, np.float64)
         waiting = fates == PENDING
         if waits and waiting.any() and mission >= 0:
@@ -234,6 +249,9 @@ class EventLog:
                 self.fate[rows[hit]] = CANCELLED
                 self.fate_step[rows[hit]] = step
                 largest[cols[hit]] = rows[hit]
+                now = rows[hit] >= self.first_row_now
+                if step == self.step_now and (now & self.observed[rows[hit]]).any():
+                    self.withdrawn_now.add(mission)
         return largest
 
     def settle_offer(self, row: np.ndarray, cols: np.ndarray, fate: int, step: int) -> None:
@@ -256,6 +274,18 @@ class EventLog:
         visa = lifted.get(Kind.VISA_DENIAL)
         if visa is not None:
             self.visa_row[mission] = np.where(visa, -1, self.visa_row[mission])
+
+    def perceived_now(self, mission: int) -> list[tuple]:
+        """This step's announcements on ``mission`` that the others will perceive (observed
+        and not withdrawn): (cols, size, instrument, rows, joined) per call, in order."""
+        out = []
+        for rows, cols, m, size, instrument, joined in self.announced_now:
+            if m != mission:
+                continue
+            keep = self.observed[rows] & (self.fate[rows] != CANCELLED)
+            if keep.any():
+                out.append((cols[keep], size[keep], instrument[keep], rows[keep], joined[keep]))
+        return out
 
     def observe(self, rows: np.ndarray) -> None:
         """Mark rows (-1: none) as hostile acts the other states perceive."""

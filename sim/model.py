@@ -268,6 +268,8 @@ class EscalationModel(mesa.Model):
             self._judge(t)
         if self.trajectories is not None:
             self.trajectories[t] = self.missions.totals()
+        if self.log.withdrawn_now and self.log.step_now == t:
+            self._forget_withdrawn()
         self.prev_size, self.ann_size = self.ann_size, self.prev_size
         self.prev_kind, self.ann_kind = self.ann_kind, self.prev_kind
         self.prev_concil, self.ann_concil = self.ann_concil, self.prev_concil
@@ -563,6 +565,26 @@ class EscalationModel(mesa.Model):
                 self.last_hostile[ones] = t
                 if ev.date >= self.recall_from:
                     self._recall(m, size, ev.kind, t, rows)
+
+    def _forget_withdrawn(self) -> None:
+        """Acts withdrawn in the step they were announced are perceived by nobody: this
+        step's announcements on their missions are made again from those that stand."""
+        for m in sorted(self.log.withdrawn_now):
+            self.ann_size[m] = 0.0
+            self.ann_largest[m] = 0.0
+            self.ann_kind[m] = 0
+            self.ann_ref[m] = -1
+            self.ann_initiative[m] = 0.0
+            self.ann_initiative_ref[m] = -1
+            for cols, size, kind, rows, joined in self.log.perceived_now(m):
+                self.ann_size[m, cols] += size
+                bigger = size > self.ann_largest[m, cols]
+                self.ann_kind[m, cols[bigger]] = kind[bigger]
+                self.ann_ref[m, cols[bigger]] = rows[bigger]
+                self.ann_largest[m, cols] = np.maximum(self.ann_largest[m, cols], size)
+                own = ~joined & (size > 0)
+                self.ann_initiative[m, cols[~joined]] += size[~joined]
+                self.ann_initiative_ref[m, cols[own]] = rows[own]
 
     def _recall(self, m: int, size: np.ndarray, kind: Kind, t: int, rows: np.ndarray) -> None:
         """Keep a recent act of the history for the policies to perceive at the forecast.

@@ -180,3 +180,34 @@ def test_take_offer_in_the_2021_scenario_stops_answers_to_the_withdrawn_order():
         answers["step"].to_numpy()[withdrawn] < referred["fate_step"].to_numpy()[withdrawn]
     ).all()
     assert result.runs["offer_accepted"].all()
+
+
+def test_a_measure_withdrawn_in_the_step_it_was_announced_is_perceived_by_nobody():
+    """a expels 3 and cancels in the same step; b (tit for tat, no lag) never sees the
+    order, so never answers it; a second order in that step that stands is answered.
+    (b does not reciprocate a's cancellation, which would replace its answer.)"""
+    policy_b = {"kind": "tit_for_tat", "lag": [0, 0], "notice": 1, "reciprocate": 0.0}
+    withdrawn = two_state(
+        policy_b=policy_b,
+        events=[ev(1, "a", "b", "expel", size=3, deadline=8), ev(1, "a", "b", "cancel")],
+        horizon_steps=12,
+    )
+    rec = run_ensemble(withdrawn, 1, keep_events=True).events
+    assert rec.iloc[0]["fate"] == "cancelled"
+    assert not (rec["actor"] == "b").any()
+    stands = two_state(
+        policy_b=policy_b,
+        events=[
+            ev(1, "a", "b", "expel", size=3, deadline=8),
+            ev(1, "a", "b", "cancel"),
+            ev(1, "a", "b", "expel", size=2, deadline=8),
+        ],
+        horizon_steps=12,
+    )
+    rec = run_ensemble(stands, 1, keep_events=True).events
+    answer = rec[rec["actor"] == "b"].iloc[0]
+    assert answer["cause"] == "answer" and answer["amount"] == 2
+    assert (
+        answer["cause_seq"]
+        == rec[(rec["instrument"] == "expel") & (rec["amount"] == 2)].iloc[0]["seq"]
+    )
