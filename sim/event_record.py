@@ -93,6 +93,15 @@ _INT_COLUMNS = {
     "own": np.bool_,
 }
 _FLOAT_COLUMNS = ("amount", "size")
+_DTYPES = {**_INT_COLUMNS, **dict.fromkeys(_FLOAT_COLUMNS, np.float64)}
+
+
+def _column(chunk: dict, key: str) -> np.ndarray:
+    """A chunk's column as an array of its dtype (a scalar stands for every row)."""
+    value = chunk[key]
+    if np.ndim(value):
+        return np.asarray(value, dtype=_DTYPES[key])
+    return np.full(chunk["n"], value, dtype=_DTYPES[key])
 
 
 class EventLog:
@@ -187,50 +196,47 @@ class EventLog:
         if n == 0:
             return np.zeros(0, dtype=np.int64)
 
-        def pick(value, dtype):
-            arr = np.asarray(value)
-            if arr.ndim == 0:
-                return np.full(n, arr, dtype=dtype)
-            return arr[cols].astype(dtype)
+        def pick(value):
+            # One value for every row stays a scalar (expanded when the table is made).
+            return value[cols] if np.ndim(value) else value
 
         rows = np.arange(self.n_rows, self.n_rows + n, dtype=np.int64)
-        instrument_arr = pick(instrument, np.int8)
-        self._chunks.append(
-            {
-                "col": cols,
-                "step": np.full(n, step, dtype=np.int32),
-                "actor": np.full(n, actor, dtype=np.int16),
-                "target": np.full(n, target, dtype=np.int16),
-                "mission": np.full(n, mission, dtype=np.int16),
-                "instrument": instrument_arr,
-                "cause": pick(cause, np.int8),
-                "cause_row": pick(cause_row, np.int64),
-                "ally": pick(ally, np.int16),
-                "event_index": np.full(n, event_index, dtype=np.int32),
-                "deadline_step": np.full(n, deadline_step, dtype=np.int32),
-                "own": np.full(n, own, dtype=np.bool_),
-                "amount": pick(amount, np.float64),
-                "size": pick(size, np.float64),
-            }
-        )
+        chunk = {
+            "n": n,
+            "col": cols,
+            "step": step,
+            "actor": actor,
+            "target": target,
+            "mission": mission,
+            "instrument": pick(instrument),
+            "cause": pick(cause),
+            "cause_row": pick(cause_row),
+            "ally": pick(ally),
+            "event_index": event_index,
+            "deadline_step": deadline_step,
+            "own": own,
+            "amount": pick(amount),
+            "size": pick(size),
+        }
+        self._chunks.append(chunk)
         self._grow(n)
         self.n_rows += n
         if step != self.step_now:
             self.step_now, self.announced_now, self.withdrawn_now = step, [], set()
             self.first_row_now = int(rows[0])
-        fates = pick(fate, np.int8)
+        fates = pick(fate)
         self.fate[rows] = fates
-        self.fate_step[rows] = np.where(fates == PENDING, -1, step)
-        self.kind[rows] = instrument_arr
+        self.fate_step[rows] = np.where(np.equal(fates, PENDING), -1, step)
+        self.kind[rows] = chunk["instrument"]
+        self.nominal[rows] = np.inf if nominal is None else pick(nominal)
         if mission >= 0:
-            joined = self._chunks[-1]["cause"] == SOLIDARITY
-            self.announced_now.append(
-                (rows, cols, mission, self._chunks[-1]["size"], instrument_arr, joined)
-            )
-        self.nominal[rows] = np.inf if nominal is None else pick(nominal, np.float64)
-        waiting = fates == PENDING
-        if waits and waiting.any() and mission >= 0:
-            self.waiting[mission].append((rows[waiting], cols[waiting], deadline_step, own))
+            self.announced_now.append((rows, cols, mission, chunk))
+        waiting = np.broadcast_to(np.equal(fates, PENDING), (n,))
+        if waits and mission >= 0 and waiting.any():
+            if waiting.all():
+                self.waiting[mission].append((rows, cols, deadline_step, own))
+            else:
+                self.waiting[mission].append((rows[waiting], cols[waiting], deadline_step, own))
         return rows
 
     # ----------------------------------------------------------------- fates
@@ -279,12 +285,15 @@ class EventLog:
         """This step's announcements on ``mission`` that the others will perceive (observed
         and not withdrawn): (cols, size, instrument, rows, joined) per call, in order."""
         out = []
-        for rows, cols, m, size, instrument, joined in self.announced_now:
+        for rows, cols, m, chunk in self.announced_now:
             if m != mission:
                 continue
             keep = self.observed[rows] & (self.fate[rows] != CANCELLED)
             if keep.any():
-                out.append((cols[keep], size[keep], instrument[keep], rows[keep], joined[keep]))
+                size = _column(chunk, "size")[keep]
+                kind = _column(chunk, "instrument")[keep]
+                joined = _column(chunk, "cause")[keep] == SOLIDARITY
+                out.append((cols[keep], size, kind, rows[keep], joined))
         return out
 
     def observe(self, rows: np.ndarray) -> None:
@@ -302,7 +311,7 @@ class EventLog:
             return size, kind
         rows = np.flatnonzero(self.observed[: self.n_rows])
         data = {
-            k: np.concatenate([c[k] for c in self._chunks])[rows]
+            k: np.concatenate([_column(c, k) for c in self._chunks])[rows]
             for k in ("step", "mission", "col", "size", "instrument")
         }
         acted = data["size"] > 0
@@ -376,7 +385,7 @@ class EventLog:
     ) -> pd.DataFrame:
         """The block's rows as a table (see the module's docstring for the columns)."""
         if self._chunks:
-            data = {k: np.concatenate([c[k] for c in self._chunks]) for k in self._chunks[0]}
+            data = {k: np.concatenate([_column(c, k) for c in self._chunks]) for k in _DTYPES}
         else:
             data = {k: np.zeros(0, dtype=t) for k, t in _INT_COLUMNS.items()}
             data.update({k: np.zeros(0) for k in _FLOAT_COLUMNS})

@@ -34,6 +34,9 @@ from sim.scenario import EventSpec, Scenario
 
 __all__ = ["OUTCOMES", "BlockResult", "EscalationModel"]
 
+# Plain ints for the hot paths (an IntEnum member lookup costs a Python call).
+_EXPEL, _CLOSE_CONSULATE = int(Kind.EXPEL), int(Kind.CLOSE_CONSULATE)
+
 
 @dataclass
 class BlockResult:
@@ -416,16 +419,17 @@ class EscalationModel(mesa.Model):
         cols = np.nonzero(kind != Kind.NONE)[0]
         if not len(cols):
             return np.full(self.n_runs, -1, dtype=np.int64)
-        counted = (kind == Kind.EXPEL) | (kind == Kind.CLOSE_CONSULATE)
-        fate = np.where(counted & (size <= 0), np.int8(er.NOT_FEASIBLE), np.int8(er.PENDING))
-        # Expulsions and closures are recorded as far as they could go: the staff and
-        # posts there were left to act on, not the number asked for.
-        per_post = max(int(self.missions.per_post[m, 0]), 1)
-        amount = np.broadcast_to(np.asarray(amount, dtype=float), (self.n_runs,))
-        amount = np.select(
-            [kind == Kind.EXPEL, kind == Kind.CLOSE_CONSULATE], [size, size / per_post], amount
-        )
-        nominal = np.where(counted, size, np.inf)
+        expel, close = kind == _EXPEL, kind == _CLOSE_CONSULATE
+        counted = expel | close
+        fate: np.ndarray | int = er.PENDING
+        nominal: np.ndarray | float = np.inf
+        if counted.any():
+            fate = np.where(counted & (size <= 0), np.int8(er.NOT_FEASIBLE), np.int8(er.PENDING))
+            nominal = np.where(counted, size, np.inf)
+            # Expulsions and closures are recorded as far as they could go: the staff and
+            # posts there were left to act on, not the number asked for.
+            per_post = max(int(self.missions.per_post[m, 0]), 1)
+            amount = np.where(expel, size, np.where(close, size / per_post, amount))
         rows = self.log.add(
             cols,
             step=t,

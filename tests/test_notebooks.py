@@ -28,7 +28,7 @@ NAMES = [
     "03_your_own_scenario.ipynb",
     "04_history_as_evidence.ipynb",
 ]
-CELL_TIMEOUT = 300  # seconds per cell; each notebook takes well under a minute in all
+CELL_TIMEOUT = 300  # seconds per cell; the longest, 04's calibration, takes a minute or two
 
 
 @pytest.fixture
