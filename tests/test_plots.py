@@ -592,7 +592,7 @@ class TestCumulativeIncidence:
         assert ax.get_xlabel()
         assert ax.get_title() == "Outcomes over time"
         assert isinstance(ax.xaxis.get_major_formatter(), mdates.ConciseDateFormatter)
-        assert "1,000 runs; competing risks: each run counts once" in all_text(ax)
+        assert "1,000 runs; each run counts once, for its outcome at the horizon" in all_text(ax)
         legend = legend_texts(ax)
         assert len(legend) == 2
         assert legend[0].startswith("spiral") and legend[1].startswith("de-escalation")
