@@ -314,6 +314,7 @@ class EscalationModel(mesa.Model):
         # The model and its agents refer to each other (a cycle only the cyclic collector
         # frees); dropping the large buffers frees them at once.
         self.missions = None
+        self.log = None
         self.relations = []
         self.reverse = {}
         for agent in self.state_agents.values():
