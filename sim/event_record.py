@@ -52,7 +52,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sim.measures import Kind
+from sim.measures import HOSTILE_KINDS, Kind
 
 __all__ = ["CAUSES", "FATES", "EventLog", "empty_events"]
 
@@ -75,6 +75,7 @@ EVENT, ANSWER, INITIATIVE, SOLIDARITY, RECIPROCATION, OFFER_ACCEPTED, DEPARTURE,
 FATES = ("pending", "carried_out", "cancelled", "lifted", "not_feasible", "accepted", "lapsed")
 PENDING, CARRIED_OUT, CANCELLED, LIFTED, NOT_FEASIBLE, ACCEPTED, LAPSED = range(len(FATES))
 
+_HOSTILE_CODES = [int(k) for k in HOSTILE_KINDS]
 #: Restrictions that stay in force after their deadline until lifted.
 _RESTRICTIONS = (Kind.CAP, Kind.BAN_LOCAL_HIRES, Kind.VISA_DENIAL)
 
@@ -250,7 +251,7 @@ class EventLog:
             if own:
                 continue
             hit = runs[cols] & (self.fate[rows] == PENDING)
-            hit &= np.isin(self.kind[rows], [int(k) for k in _HOSTILE])
+            hit &= np.isin(self.kind[rows], _HOSTILE_CODES)
             if hit.any():
                 self.fate[rows[hit]] = CANCELLED
                 self.fate_step[rows[hit]] = step
@@ -444,16 +445,6 @@ class EventLog:
         frame.loc[cause_seq < 0, "cause_seq"] = pd.NA
         frame.loc[event_index < 0, "event_index"] = pd.NA
         return frame.iloc[order].reset_index(drop=True)
-
-
-_HOSTILE = (
-    Kind.EXPEL,
-    Kind.CAP,
-    Kind.BAN_LOCAL_HIRES,
-    Kind.CLOSE_CONSULATE,
-    Kind.VISA_DENIAL,
-    Kind.SUSPEND,
-)
 
 
 def _dates(values: list) -> pd.Series:
