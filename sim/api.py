@@ -373,7 +373,7 @@ def offer_whatif(result: Result) -> list[dict[str, Any]]:
     States that already accept in ``result`` (a what-if event of theirs) are skipped.
 
     >>> sim.offer_whatif(result)[0]["outcomes"]["spiral"]                # doctest: +SKIP
-    {'base': 0.384, 'whatif': 0.2, 'diff': -0.184, 'ci95_low': -0.19, 'ci95_high': -0.177}
+    {'base': 0.3836, 'whatif': 0.2471, 'diff': -0.1365, 'ci95_low': -0.1432, 'ci95_high': -0.1298}
     """
     from sim.measures import Kind
     from sim.sweep import paired_difference as paired
