@@ -349,8 +349,9 @@ def paired_difference(a: Result, b: Result, outcome: str = "spiral") -> dict[str
     the same ``runs`` and ``seed``: then the interval comes from the per-run differences
     and is much narrower than comparing the two results' own intervals.
 
-    >>> sim.paired_difference(base, variant, "spiral")   # doctest: +SKIP
-    {'diff': -0.056, 'se': 0.0024, 'ci95_low': -0.061, 'ci95_high': -0.051}
+    >>> taken = sim.run(scenario, take_offer="us")                   # doctest: +SKIP
+    >>> sim.paired_difference(base, taken, "spiral")                # doctest: +SKIP
+    {'diff': -0.1365, 'se': 0.0034, 'ci95_low': -0.1432, 'ci95_high': -0.1298}
     """
     from sim.sweep import paired_difference as paired
 
