@@ -54,7 +54,7 @@ import pandas as pd
 
 from sim.measures import HOSTILE_KINDS, Kind
 
-__all__ = ["CAUSES", "FATES", "EventLog", "empty_events"]
+__all__ = ["CAUSES", "FATES", "EventLog"]
 
 #: Why a row was announced (codes are positions; files store the names).
 CAUSES = (
@@ -142,8 +142,6 @@ class EventLog:
         ]
         #: Per mission and run: the row of the visa denial now in force (-1).
         self.visa_row = np.full((n_missions, n_runs), -1, dtype=np.int64)
-        #: Per state pair (actor, target) and run: the row of the actor's open offer.
-        self.offer_row: dict[tuple[int, int], np.ndarray] = {}
 
     # ----------------------------------------------------------------- adding
     def _grow(self, extra: int) -> None:
@@ -388,8 +386,7 @@ class EventLog:
         if self._chunks:
             data = {k: np.concatenate([_column(c, k) for c in self._chunks]) for k in _DTYPES}
         else:
-            data = {k: np.zeros(0, dtype=t) for k, t in _INT_COLUMNS.items()}
-            data.update({k: np.zeros(0) for k in _FLOAT_COLUMNS})
+            data = {k: np.zeros(0, dtype=t) for k, t in _DTYPES.items()}
         n = self.n_rows
         run = np.asarray(run_ids, dtype=np.int64)[data["col"]]
         # Rows were appended in announcement order, so a stable sort by run keeps it.
@@ -452,10 +449,3 @@ def _dates(values: list) -> pd.Series:
     if not values:
         return pd.Series([], dtype="datetime64[ns]")
     return pd.to_datetime(pd.Series(values, dtype="object"))
-
-
-def empty_events(state_ids: list[str], mission_ids: list[str]) -> pd.DataFrame:
-    """An event table with the record's columns and no rows."""
-    return EventLog(0, len(mission_ids)).frame(
-        np.zeros(0, dtype=np.int64), state_ids, mission_ids, lambda s: None, {}, 0
-    )
