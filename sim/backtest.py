@@ -20,21 +20,17 @@ import numpy as np
 import pandas as pd
 
 from sim import calibrate as cal
-from sim.measures import Kind
+from sim.engine import instruments
 from sim.model import EscalationModel
 from sim.runner import check_stop
 from sim.scenario import Problem, Scenario, ScenarioError, load_scenario, scenario_from_dict
 
 __all__ = ["Backtest", "Question", "Window", "brier", "load_questions", "log_score", "run_backtest"]
 
-_ACTIONS = {
-    "expel": Kind.EXPEL,
-    "cap": Kind.CAP,
-    "ban_local_hires": Kind.BAN_LOCAL_HIRES,
-    "close_consulate": Kind.CLOSE_CONSULATE,
-    "visa_denial": Kind.VISA_DENIAL,
-    "suspend": Kind.SUSPEND,
-}
+
+def _actions() -> dict[str, instruments.Instrument]:
+    """The instruments a question may ask about: every hostile one registered."""
+    return {i.name: i for i in instruments.hostile()}
 
 
 @dataclass(frozen=True)
@@ -102,8 +98,8 @@ def load_questions(path: str | Path) -> tuple[Path, list[Window], list[Question]
             continue
         if question.window not in ids:
             problems.append(Problem(f"{where}.window", f"expected one of {sorted(ids)}"))
-        if question.kind == "event" and question.action not in _ACTIONS:
-            problems.append(Problem(f"{where}.action", f"expected one of {sorted(_ACTIONS)}"))
+        if question.kind == "event" and question.action not in _actions():
+            problems.append(Problem(f"{where}.action", f"expected one of {sorted(_actions())}"))
         if question.kind == "level" and (question.mission is None or question.on is None):
             problems.append(Problem(where, "a level question needs mission, below and on"))
         if question.kind not in ("event", "level"):
@@ -163,11 +159,14 @@ def answer(
                 continue  # only measures of the host against another state's mission
             kind = announced_kind[sl, m]
             size = announced[sl, m]
-            hit = kind == _ACTIONS[question.action]
-            if question.action == "expel":
-                hit &= size >= question.min_size
+            instrument = _actions()[question.action]
+            hit = kind == instrument.code
+            # Sizes are staff-equivalents, and an instrument is recorded for a step only
+            # when its act had a size above 0, so min_size = 1 asks for any such act.
+            hit &= size >= question.min_size
             yes |= hit.any(axis=0)
-            if question.action == "suspend":
+            if instrument.empties_mission:
+                # A mission emptied by other means counts as closed too.
                 yes |= (totals[sl, m] <= 0).any(axis=0)
     return yes
 

@@ -52,7 +52,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sim.measures import HOSTILE_KINDS, Kind
+from sim.engine import instruments
+from sim.engine.kinds import Kind
 
 __all__ = ["CAUSES", "FATES", "EventLog"]
 
@@ -75,9 +76,6 @@ EVENT, ANSWER, INITIATIVE, SOLIDARITY, RECIPROCATION, OFFER_ACCEPTED, DEPARTURE,
 FATES = ("pending", "carried_out", "cancelled", "lifted", "not_feasible", "accepted", "lapsed")
 PENDING, CARRIED_OUT, CANCELLED, LIFTED, NOT_FEASIBLE, ACCEPTED, LAPSED = range(len(FATES))
 
-_HOSTILE_CODES = [int(k) for k in HOSTILE_KINDS]
-#: Restrictions that stay in force after their deadline until lifted.
-_RESTRICTIONS = (Kind.CAP, Kind.BAN_LOCAL_HIRES, Kind.VISA_DENIAL)
 
 _INT_COLUMNS = {
     "col": np.int64,  # the run's column in the block
@@ -141,7 +139,16 @@ class EventLog:
             [] for _ in range(n_missions)
         ]
         #: Per mission and run: the row of the visa denial now in force (-1).
-        self.visa_row = np.full((n_missions, n_runs), -1, dtype=np.int64)
+        #: Per instrument that acts while in force (a visa denial: departures every
+        #: step), the row of the measure in force on each mission and run (-1: none).
+        self.standing_row = {
+            i.code: np.full((n_missions, n_runs), -1, dtype=np.int64)
+            for i in instruments.hostile()
+            if i.acts_in_force
+        }
+        #: Restrictions that stay in force after their deadline until lifted.
+        self._restrictions = {i.code for i in instruments.liftable()}
+        self._hostile_codes = [i.code for i in instruments.hostile()]
 
     # ----------------------------------------------------------------- adding
     def _grow(self, extra: int) -> None:
@@ -249,7 +256,7 @@ class EventLog:
             if own:
                 continue
             hit = runs[cols] & (self.fate[rows] == PENDING)
-            hit &= np.isin(self.kind[rows], _HOSTILE_CODES)
+            hit &= np.isin(self.kind[rows], self._hostile_codes)
             if hit.any():
                 self.fate[rows[hit]] = CANCELLED
                 self.fate_step[rows[hit]] = step
@@ -267,18 +274,20 @@ class EventLog:
         self.fate[rows] = fate
         self.fate_step[rows] = step
 
-    def lift(self, mission: int, lifted: dict[Kind, np.ndarray], step: int) -> None:
-        """Restrictions of the given kinds on ``mission`` are lifted in the selected runs."""
+    def lift(self, mission: int, lifted: dict[int, np.ndarray], step: int) -> None:
+        """Restrictions (instrument code -> runs) on ``mission`` are lifted in the
+        selected runs."""
         for rows, cols, kind in self.in_force[mission]:
-            runs = lifted.get(Kind(kind))
+            runs = lifted.get(kind)
             if runs is None:
                 continue
             hit = runs[cols] & (self.fate[rows] == CARRIED_OUT)
             self.fate[rows[hit]] = LIFTED
             self.fate_step[rows[hit]] = step
-        visa = lifted.get(Kind.VISA_DENIAL)
-        if visa is not None:
-            self.visa_row[mission] = np.where(visa, -1, self.visa_row[mission])
+        for code, rows in self.standing_row.items():
+            runs = lifted.get(code)
+            if runs is not None:
+                rows[mission] = np.where(runs, -1, rows[mission])
 
     def perceived_now(self, mission: int) -> list[tuple]:
         """This step's announcements on ``mission`` that the others will perceive (observed
@@ -359,17 +368,18 @@ class EventLog:
                 for kind in np.unique(kinds):
                     sel = kinds == kind
                     r, c = rows[sel], cols[sel]
-                    key = "restore" if kind == Kind.RESTORE else Kind(int(kind))
+                    key = "restore" if kind == Kind.RESTORE else int(kind)
                     pool = left.get(key)
                     if pool is not None:
                         take = np.minimum(self.nominal[r], pool[m, c]).astype(np.int64)
                         pool[m, c] -= take
                         target = self.restored if key == "restore" else self.removed
                         target[r] += take
-                    if kind in _RESTRICTIONS:
+                    if kind in self._restrictions:
                         self.in_force[m].append((r, c, int(kind)))
-                    if kind == Kind.VISA_DENIAL:
-                        self.visa_row[m, c] = r
+                    standing = self.standing_row.get(int(kind))
+                    if standing is not None:
+                        standing[m, c] = r
         return left
 
     # ----------------------------------------------------------------- output
@@ -411,7 +421,7 @@ class EventLog:
         date = _dates(date)
         states = np.array([*state_ids, None], dtype=object)
         missions = np.array([*mission_ids, None], dtype=object)
-        labels = [k.label for k in Kind]
+        labels = instruments.labels()
         frame = pd.DataFrame(
             {
                 "run": run,

@@ -24,6 +24,8 @@ import pytest
 
 from sim import resources
 from sim.cli import main
+from sim.engine.missions import Pending
+from sim.engine.state import Announcements
 from sim.model import EscalationModel
 from sim.runner import run_ensemble
 from sim.scenario import load_scenario
@@ -42,14 +44,23 @@ def run_cli(capsys, *args):
 
 # ---------------------------------------------------------------- resources
 def _array_bytes(*objects) -> int:
+    """Bytes of the numpy arrays the objects hold, directly, in dicts, or one level
+    down in the engine's small holders (pending rings, announcements)."""
     seen, total = set(), 0
-    for obj in objects:
+
+    def arrays(obj):
         for value in vars(obj).values():
-            values = value.values() if isinstance(value, dict) else [value]
-            for v in values:
-                if isinstance(v, np.ndarray) and id(v) not in seen:
-                    seen.add(id(v))
-                    total += v.nbytes
+            for v in value.values() if isinstance(value, dict) else [value]:
+                if isinstance(v, np.ndarray):
+                    yield v
+                elif isinstance(v, Pending | Announcements):
+                    yield from (a for a in vars(v).values() if isinstance(a, np.ndarray))
+
+    for obj in objects:
+        for v in arrays(obj):
+            if id(v) not in seen:
+                seen.add(id(v))
+                total += v.nbytes
     return total
 
 

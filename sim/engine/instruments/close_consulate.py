@@ -1,0 +1,71 @@
+"""Consulate closure: posts shut at the deadline, with their staff."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from sim.engine.instruments import register_instrument
+from sim.engine.instruments.base import MAX_STAFF, EventField, Instrument
+
+
+@register_instrument
+class CloseConsulate(Instrument):
+    """Close ``size`` consulates (default one); each takes ``staff_per_consulate``."""
+
+    name = "close_consulate"
+    code = 4
+    doc = "close consulates (size: how many posts, default 1)"
+    fields: ClassVar[dict[str, EventField]] = {
+        "size": EventField("size", "int", False, default=1, low=1, high=MAX_STAFF, doc="posts")
+    }
+    amount_field = "size"
+    counts_heads = True
+
+    def allocate(self, missions):
+        missions.p_posts = missions.pending(np.int32, 0, "add")
+        missions.pending_posts = np.zeros((missions.n_missions, missions.n_runs), dtype=np.int32)
+
+    def feasible(self, missions, m):
+        return ~missions.suspended[m] & (missions.posts[m] - missions.pending_posts[m] > 0)
+
+    def amount_for(self, missions, m, count):
+        # Enough posts to remove ``count`` staff, and at least one.
+        return np.maximum(np.ceil(count / np.maximum(missions.per_post[m], 1)), 1)
+
+    def announce(self, missions, m, where, amount, slot, runs, own, ctx):
+        avail = (missions.posts[m] - missions.pending_posts[m])[runs]
+        k = np.where(where, np.minimum(amount, np.maximum(avail, 0)), 0).astype(np.int32)
+        missions.p_posts.put(slot, m, runs, k, own)
+        missions.pending_posts[m, runs] += k
+        return k * np.maximum(missions.per_post[m], 1)
+
+    def take_effect(self, missions, slot, note):
+        posts = missions.p_posts.due(slot)
+        if posts.any():
+            closing = np.minimum(posts, missions.posts)
+            missions.posts -= closing
+            missions.pending_posts -= posts
+            note(self, closing * missions.per_post)
+
+    def clear(self, missions, slot):
+        missions.p_posts.clear(slot)
+
+    def pending_staff(self, missions, m):
+        return missions.pending_posts[m] * np.maximum(missions.per_post[m], 1)
+
+    def cancel(self, missions, m, cols):
+        own = missions.p_posts.own_total(m, cols)
+        called_off = (missions.pending_posts[m, cols] - own) * np.maximum(
+            missions.per_post[m, 0], 1
+        )
+        missions.p_posts.cancel(m, cols)
+        missions.pending_posts[m, cols] = own
+        return called_off
+
+    def record_amount(self, size, amount, per_post):
+        return size / per_post
+
+    def describe(self, amount, size):
+        return f"closes {amount:g} consulate{'s' if amount != 1 else ''}"
