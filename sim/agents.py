@@ -11,20 +11,22 @@ step and results never depend on agent order.
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
 
+from sim.engine import instruments
 from sim.event_record import ANSWER, INITIATIVE, RECIPROCATION
-from sim.measures import HOSTILE_KINDS, Kind, whole_staff
-from sim.policies import Observation, Policy, make_policy
+from sim.measures import Kind, whole_staff
+from sim.policies import NO_PREFERENCE_INSTRUMENT, Observation, Policy, make_policy
 from sim.rng import slot
 
 if TYPE_CHECKING:
     from sim.model import EscalationModel
 
-__all__ = ["Relation", "StateAgent"]
+__all__ = ["Perception", "Relation", "StateAgent"]
 
 _SLOTS = (
     "noise",
@@ -37,6 +39,22 @@ _SLOTS = (
     "conciliate_size",
     "escalate",
 )
+
+
+@dataclass(frozen=True, eq=False)
+class Perception:
+    """What one state perceived of one counterpart's announcements last step.
+
+    Every field is an array of shape ``(runs,)``.
+    """
+
+    perceived: np.ndarray  # float: size of its hostile acts after perception noise
+    kind: np.ndarray  # int8 Kind code of the largest of them (0 if none)
+    answered: np.ndarray  # int64 event-record row of that act (-1: none)
+    conciliation: np.ndarray  # float: size of its conciliatory moves
+    reciprocated: np.ndarray  # int64 event-record row of that move (-1: none)
+    own_total: np.ndarray  # int: this state's mission there, after pending expulsions
+    their_total: np.ndarray  # int: the counterpart's mission here, likewise
 
 
 class Relation:
@@ -61,18 +79,22 @@ class Relation:
         self.target = target
         self.act_m = act_m
         self.obs_m = obs_m
-        self.policy: Policy = make_policy(values)
+        self.policy: Policy = make_policy(values, runs=runs)
+        # The policy's own memory starts afresh with every relation (every block of runs).
+        self.policy.reset()
         p = self.policy
         # Parameters may be arrays over runs (drawn per run, sim.distributions).
         self.lag_min, self.lag_max = p.lag
         self.depth = int(np.max(self.lag_max)) + 1
-        self.rank = np.full(len(Kind), len(HOSTILE_KINDS) + 1, dtype=np.int8)
+        # Indexed by instrument code (plugins' included).
+        codes = len(instruments.labels())
+        self.rank = np.full(codes, len(instruments.hostile()) + 1, dtype=np.int8)
         for position, label in enumerate(p.ladder):
-            self.rank[Kind.from_label(label)] = position
+            self.rank[instruments.code_of(label)] = position
         # One rung up the ladder from each instrument (the top rung and instruments off the
         # ladder stay where they are).
-        self.next_rung = np.arange(len(Kind), dtype=np.int8)
-        rungs = [Kind.from_label(label) for label in p.ladder]
+        self.next_rung = np.arange(codes, dtype=np.int8)
+        rungs = [instruments.code_of(label) for label in p.ladder]
         for lower, upper in itertools.pairwise(rungs):
             self.next_rung[lower] = upper
         years = step_days / 365.25
@@ -223,16 +245,31 @@ class StateAgent(mesa.Agent):
             self._join_allies(t)
 
     def _decide_relation(self, rel: Relation, t: int) -> None:
+        """One relation's decisions of step ``t``, in every run of the block.
+
+        The sub-steps, in order: perceive last step's acts, the policy's rule (and the
+        instrument's escalation), reciprocation of conciliation, scheduling (probability
+        of responding, lag), then the unilateral moves. Every random number is addressed
+        by (step, slot), so splitting the work does not move any of them.
+        """
+        seen = self._perceive(rel, t)
+        obs = self._observation(rel, t, seen)
+        size, kind = self._apply_rule(rel, t, obs)
+        size, reciprocating = self._reciprocate(rel, t, seen, size)
+        self._schedule_answers(rel, t, seen, size, kind, reciprocating)
+        self._unilateral_moves(rel, t, obs)
+
+    def _perceive(self, rel: Relation, t: int) -> Perception:
+        """Last step's announcements through this state's eyes; updates grievance and quiet."""
         model = self.model
-        streams = model.streams
         p = rel.policy
         runs = model.n_runs
         if rel.obs_m >= 0:
-            answered = model.prev_ref[rel.obs_m]
-            reciprocated = model.prev_concil_ref[rel.obs_m]
-            true_size = model.prev_size[rel.obs_m]
-            seen_kind = model.prev_kind[rel.obs_m]
-            concil_seen = model.prev_concil[rel.obs_m]
+            answered = model.last.ref[rel.obs_m]
+            reciprocated = model.last.concil_ref[rel.obs_m]
+            true_size = model.last.size[rel.obs_m]
+            seen_kind = model.last.kind[rel.obs_m]
+            concil_seen = model.last.concil[rel.obs_m]
             own_total = model.missions.total(rel.obs_m) - model.missions.pending_expel[rel.obs_m]
         else:
             answered = reciprocated = np.full(runs, -1, dtype=np.int64)
@@ -247,7 +284,7 @@ class StateAgent(mesa.Agent):
         perceived = true_size
         hit = true_size > 0
         if rel.noisy and hit.any():
-            z = streams.normal(t, rel.slots["noise"])
+            z = model.streams.normal(t, rel.slots["noise"])
             # A perceived size is a head count: the nearest whole number (so small acts
             # can go unnoticed), median-unbiased whatever the response then rounds.
             perceived = np.where(hit, np.rint(true_size * np.exp(p.noise * z)), 0.0)
@@ -256,69 +293,119 @@ class StateAgent(mesa.Agent):
         rel.grievance += perceived
         rel.quiet = np.where(hit, 0, rel.quiet + 1)
         rel.since_conciliation += 1
-
-        obs = Observation(
-            step=t,
+        return Perception(
             perceived=perceived,
-            perceived_kind=seen_kind,
+            kind=seen_kind,
+            answered=answered,
+            conciliation=concil_seen,
+            reciprocated=reciprocated,
+            own_total=own_total,
+            their_total=their_total,
+        )
+
+    def _observation(self, rel: Relation, t: int, seen: Perception) -> Observation:
+        """What the policy is shown: the perception and the relation's memory."""
+        streams = self.model.streams
+        return Observation(
+            step=t,
+            perceived=seen.perceived,
+            perceived_kind=seen.kind,
             grievance=rel.grievance,
             quiet=rel.quiet,
             since_conciliation=rel.since_conciliation,
-            own_total=own_total,
-            their_total=their_total,
+            own_total=seen.own_total,
+            their_total=seen.their_total,
             draw=lambda name: streams.uniform(t, rel.policy_slot(name)),
         )
-        size, kind = p.respond(obs)
-        size = np.asarray(size, dtype=float)
-        kind = np.where(kind == Kind.NONE, np.int8(Kind.EXPEL), kind).astype(np.int8)
+
+    def _apply_rule(self, rel: Relation, t: int, obs: Observation) -> tuple[np.ndarray, np.ndarray]:
+        """The policy's answer: sizes (float, runs) and instruments (int8 Kind, runs).
+
+        No preference (``Kind.NONE``) becomes :data:`~sim.policies.NO_PREFERENCE_INSTRUMENT`;
+        then, with probability ``escalate_instrument``, the next rung of the ladder up.
+        """
+        p = rel.policy
+        response = p.checked_response(obs)
+        size = response.size
+        kind = response.instrument
+        kind = np.where(kind == Kind.NONE, np.int8(NO_PREFERENCE_INSTRUMENT), kind).astype(np.int8)
         if rel.escalates:
-            shift = streams.uniform(t, rel.slots["escalate"]) < p.escalate_instrument
+            shift = self.model.streams.uniform(t, rel.slots["escalate"]) < p.escalate_instrument
             kind = np.where(shift, rel.next_rung[kind], kind).astype(np.int8)
+        return size, kind
 
-        # Answer conciliation; a state that reciprocates this step does not also retaliate.
-        reciprocating = np.zeros(runs, dtype=bool)
-        if rel.reciprocates and (concil_seen > 0).any():
-            reciprocating = concil_seen > 0
+    def _reciprocate(
+        self, rel: Relation, t: int, seen: Perception, size: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Which runs answer conciliation (bool, runs), and the answer sizes left.
+
+        A state that reciprocates this step does not also retaliate: its size becomes 0.
+        """
+        reciprocating = np.zeros(self.model.n_runs, dtype=bool)
+        if rel.reciprocates and (seen.conciliation > 0).any():
+            reciprocating = seen.conciliation > 0
             if not rel.reciprocates_always:
-                reciprocating &= streams.uniform(t, rel.slots["reciprocate"]) < p.reciprocate
+                u = self.model.streams.uniform(t, rel.slots["reciprocate"])
+                reciprocating &= u < rel.policy.reciprocate
             size = np.where(reciprocating, 0.0, size)
+        return size, reciprocating
 
+    def _schedule_answers(
+        self,
+        rel: Relation,
+        t: int,
+        seen: Perception,
+        size: np.ndarray,
+        kind: np.ndarray,
+        reciprocating: np.ndarray,
+    ) -> None:
+        """Queue the answers and reciprocations, each with probability ``respond_prob``
+        (answers only) and after the relation's lag."""
+        streams = self.model.streams
+        p = rel.policy
         acting = whole_staff(size) >= 1
         if not rel.responds_always and acting.any():
             acting &= streams.uniform(t, rel.slots["respond"]) < p.respond_prob
-        if acting.any() or reciprocating.any():
-            if rel.fixed_lag:
-                lag = rel.lag_min
-            else:
-                lag = streams.integers(t, rel.slots["lag"], rel.lag_min, rel.lag_max)
-            # An answer to what was perceived, else the policy's own move (e.g. grim's).
-            cause = np.where(perceived > 0, np.int8(ANSWER), np.int8(INITIATIVE))
-            ref = np.where(perceived > 0, answered, -1)
-            rel.schedule(t, lag, np.where(acting, size, 0.0), kind, cause, ref)
-            rel.schedule(
-                t,
-                lag,
-                np.where(reciprocating, np.maximum(concil_seen, 1.0), 0.0),
-                None,
-                RECIPROCATION,
-                reciprocated,
-            )
+        if not (acting.any() or reciprocating.any()):
+            return
+        if rel.fixed_lag:
+            lag = rel.lag_min
+        else:
+            lag = streams.integers(t, rel.slots["lag"], rel.lag_min, rel.lag_max)
+        # An answer to what was perceived, else the policy's own move (e.g. grim's).
+        perceived = seen.perceived
+        cause = np.where(perceived > 0, np.int8(ANSWER), np.int8(INITIATIVE))
+        ref = np.where(perceived > 0, seen.answered, -1)
+        rel.schedule(t, lag, np.where(acting, size, 0.0), kind, cause, ref)
+        rel.schedule(
+            t,
+            lag,
+            np.where(reciprocating, np.maximum(seen.conciliation, 1.0), 0.0),
+            None,
+            RECIPROCATION,
+            seen.reciprocated,
+        )
 
-        unilateral = p.initiate(obs)
+    def _unilateral_moves(self, rel: Relation, t: int, obs: Observation) -> None:
+        """The policy's own conciliatory initiatives (e.g. GRIT's), exogenous conciliatory
+        steps and exogenous provocations, all announced this step (no lag)."""
+        streams = self.model.streams
+        p = rel.policy
+        initiative = p.checked_initiative(obs)
         if rel.conciliates:
             u = streams.uniform(t, rel.slots["conciliate"])
             exo = u < rel.p_conciliate
             lo, hi = p.conciliation_size
             amount = lo if lo == hi else streams.integers(t, rel.slots["conciliate_size"], lo, hi)
             rel.schedule(t, 0, np.where(exo, amount, 0.0).astype(float), None)
-        if unilateral.any():
-            step_size = np.asarray(getattr(p, "step_size", 1), dtype=float)
-            rel.schedule(t, 0, np.where(unilateral, step_size, 0.0), None)
+        if initiative.acting.any():
+            rel.schedule(t, 0, np.where(initiative.acting, initiative.size, 0.0), None)
         if rel.provokes:
             provoked = streams.uniform(t, rel.slots["provoke"]) < rel.p_provoke
             lo, hi = p.provocation_size
             amount = lo if lo == hi else streams.integers(t, rel.slots["provoke_size"], lo, hi)
-            first = np.int8(Kind.from_label(p.ladder[0]))
+            first = np.int8(instruments.code_of(p.ladder[0]))
+            runs = self.model.n_runs
             rel.schedule(t, 0, np.where(provoked, amount, 0.0).astype(float), np.full(runs, first))
 
     def _join_allies(self, t: int) -> None:
@@ -327,13 +414,13 @@ class StateAgent(mesa.Agent):
         for ally_m, rel, slot_id in self.solidarity_links:
             if not rel.policy.active:
                 continue
-            acted = model.prev_initiative[ally_m] > 0
+            acted = model.last.initiative[ally_m] > 0
             if not acted.any():
                 continue
             joins = acted & (model.streams.uniform(t, slot_id) < self.solidarity)
             rel.intent_joined = np.where(joins, float(self.solidarity_size), rel.intent_joined)
             rel.intent_joined_ref = np.where(
-                joins, model.prev_initiative_ref[ally_m], rel.intent_joined_ref
+                joins, model.last.initiative_ref[ally_m], rel.intent_joined_ref
             )
             ally = np.int16(model.mission_sender[ally_m])
             rel.intent_joined_ally = np.where(joins, ally, rel.intent_joined_ally)

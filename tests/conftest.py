@@ -171,10 +171,10 @@ class Recorder:
         sizes, kinds, concils, totals, caps = [], [], [], [], []
         while self.model.running:
             self.model.step()
-            # After step() the model has swapped buffers: prev_* hold this step's announcements.
-            sizes.append(self.model.prev_size.copy())
-            kinds.append(self.model.prev_kind.copy())
-            concils.append(self.model.prev_concil.copy())
+            # After step() the model has swapped buffers: `last` holds this step's announcements.
+            sizes.append(self.model.last.size.copy())
+            kinds.append(self.model.last.kind.copy())
+            concils.append(self.model.last.concil.copy())
             totals.append(self.model.missions.totals().copy())
             caps.append(self.model.missions.cap.copy())
         self.size = np.array(sizes)

@@ -598,9 +598,9 @@ def moves(pol_a, pol_b, steps: int, runs: int, seed: int) -> tuple[np.ndarray, n
     d_b = np.zeros((steps, runs), dtype=bool)
     while model.running:
         model.step()
-        t = model.t - 1  # after step(): prev_size holds this step's announcements
-        d_a[t] = model.prev_size[on_b] > 0
-        d_b[t] = model.prev_size[on_a] > 0
+        t = model.t - 1  # after step(): `last` holds this step's announcements
+        d_a[t] = model.last.size[on_b] > 0
+        d_b[t] = model.last.size[on_a] > 0
     return d_a, d_b
 
 

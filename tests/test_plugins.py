@@ -20,9 +20,23 @@ import numpy as np
 import pytest
 from conftest import ev, two_state
 
+import sim
 from sim import policies
 from sim.cli import main
-from sim.policies import POLICIES, Param, PluginError, Policy, register_policy
+from sim.measures import Kind
+from sim.policies import (
+    BUILTIN_POLICIES,
+    POLICIES,
+    Classifier,
+    Initiative,
+    Memory,
+    Param,
+    PluginError,
+    Policy,
+    PolicyError,
+    Response,
+    register_policy,
+)
 from sim.runner import run_ensemble
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -203,6 +217,160 @@ class TestRegister:
         assert register_policy(Good) is Good
         assert register_policy(Good) is Good  # twice is harmless
         assert POLICIES["good_one"] is Good
+
+    def test_checks_the_memory_and_the_classifier(self, clean_registry):
+        class Base(Policy):
+            params: ClassVar = {"level": Param(0.5, "x", "prob")}
+
+            def respond(self, obs):
+                return Response(obs.perceived, obs.perceived_kind)
+
+        def policy(name, **attributes):
+            return type(name.title().replace("_", ""), (Base,), {"name": name, **attributes})
+
+        for cls, message in (
+            (policy("not_a_dict", memory=[Memory(int, 0, "x")]), "dict of name -> Memory"),
+            (policy("bad_key", memory={"Seen": Memory(int, 0, "x")}), "not an id"),
+            (policy("param_clash", memory={"level": Memory(int, 0, "x")}), "clashes"),
+            (policy("common_clash", memory={"noise": Memory(float, 0, "x")}), "clashes"),
+            (policy("hides", memory={"reset": Memory(int, 0, "x")}), "hide"),
+            (policy("hides_runs", memory={"runs": Memory(int, 0, "x")}), "hide"),
+            (policy("not_memory", memory={"seen": 0}), "must be a sim.policies.Memory"),
+            (policy("bad_initial", memory={"seen": Memory(np.int8, "many", "x")}), "initial"),
+            (policy("bad_classifier", classifier={"stochastic": False}), "Classifier"),
+        ):
+            with pytest.raises(PluginError, match=message):
+                register_policy(cls)
+            assert cls.name not in POLICIES
+
+        good = policy("remembers", memory={"seen": Memory(np.int64, 3, "x")})
+        assert register_policy(good) is good
+        made = policies.make_policy({"kind": "remembers"}, runs=4)
+        assert made.seen.tolist() == [3, 3, 3, 3] and made.seen.dtype == np.int64
+        made.seen += 1
+        made.reset()
+        assert made.seen.tolist() == [3, 3, 3, 3]
+
+
+def test_builtins_are_registered_by_the_decorator():
+    """No hand-written list: each built-in class carries @register_policy, in order."""
+    source = (ROOT / "sim" / "policies.py").read_text()
+    defined = re.findall(r"\n(@register_policy\n)?class (\w+)\((?:Policy|Passive)\):", source)
+    builtins = [name for _, name in defined]
+    assert builtins and all(decorated for decorated, _ in defined), defined
+    assert [cls.__name__ for cls in POLICIES.values()][: len(builtins)] == builtins
+    assert {getattr(policies, name).name for name in builtins} == BUILTIN_POLICIES
+    assert re.search(r"POLICIES(: [^=]+)? = \{[^}]", source) is None  # no literal registry
+
+
+class TestInterface:
+    """What respond and initiate return, as the engine reads it."""
+
+    ACT = (ev(0, "a", "b", "expel", size=3),)
+
+    def test_the_old_tuple_and_boolean_returns_still_work(self, clean_registry):
+        @register_policy
+        class OldEcho(Policy):  # respond as a (size, kind) tuple, initiate as runs
+            name = "old_echo"
+
+            def respond(self, obs):
+                return obs.perceived, obs.perceived_kind
+
+            def initiate(self, obs):
+                return obs.quiet >= 4
+
+        @register_policy
+        class NewEcho(Policy):  # the same rule, returned as Response and Initiative
+            name = "new_echo"
+
+            def respond(self, obs):
+                return Response(obs.perceived, obs.perceived_kind)
+
+            def initiate(self, obs):
+                return Initiative(obs.quiet >= 4, size=policies.DEFAULT_INITIATIVE_SIZE)
+
+        acts = [ev(0, "a", "b", "expel", size=3), ev(9, "a", "b", "cap", level=90)]
+        old, new = (
+            sim.run(two_state(None, {"kind": kind}, events=acts, horizon_steps=16), runs=1)
+            for kind in ("old_echo", "new_echo")
+        )
+        assert np.array_equal(old.trajectories, new.trajectories)
+        columns = ["step", "actor", "instrument", "size", "cause", "fate", "staff_restored"]
+        assert old.events[columns].equals(new.events[columns])
+        b_moves = old.events.query("actor == 'b'")
+        # both answers, each cancelled by a unilateral step once a has been quiet 4 steps
+        assert {"expel", "cap", "cancel"} <= set(b_moves["instrument"])
+
+    def test_an_initiative_carries_its_own_size(self, clean_registry):
+        @register_policy
+        class Restorer(Policy):
+            name = "restorer"
+            params: ClassVar = {"amount": Param(5, "staff per step", "int", 1, 100)}
+
+            def respond(self, obs):
+                return Response.nothing(obs.perceived.shape)
+
+            def initiate(self, obs):
+                return Initiative(np.full(obs.perceived.shape, obs.step == 3), self.amount)
+
+        events = [ev(0, "b", "a", "expel", size=20)]  # b's own measure, then 5 back in step 3
+        sc = two_state(None, {"kind": "restorer"}, events=events, horizon_steps=8)
+        moves = sim.run(sc, runs=1).events.query("cause != 'event'")
+        assert moves[["step", "actor", "instrument", "size"]].values.tolist() == [
+            [3, "b", "restore", 5.0]
+        ]
+        assert moves["staff_restored"].tolist() == [5]
+
+    def test_no_preference_is_an_expulsion(self, clean_registry):
+        @register_policy
+        class Unspecific(Policy):
+            name = "unspecific"
+
+            def respond(self, obs):
+                return Response(obs.perceived, np.zeros(obs.perceived.shape, dtype=np.int8))
+
+        cap = [ev(0, "a", "b", "cap", level=90)]
+        sc = two_state(None, {"kind": "unspecific"}, events=cap, horizon_steps=6)
+        answers = sim.run(sc, runs=1).events.query("cause == 'answer'")
+        assert answers[["step", "actor", "instrument", "size"]].values.tolist() == [
+            [2, "b", "expel", 10.0]
+        ]
+        assert policies.NO_PREFERENCE_INSTRUMENT == Kind.EXPEL
+
+    @pytest.mark.parametrize(
+        ("returned", "message"),
+        [
+            ((3.0, Kind.RESTORE), r"instrument codes \[9\]"),
+            ((3.0, 99), r"instrument codes \[99\]"),
+            ((-1.0, Kind.EXPEL), "sizes"),
+            ((np.nan, Kind.EXPEL), "sizes"),
+            ((3.0, 1.5), "type float"),
+            ("expel", "returned str"),
+        ],
+    )
+    def test_a_bad_answer_names_the_policy(self, clean_registry, returned, message):
+        @register_policy
+        class Broken(Policy):
+            name = "broken"
+
+            def respond(self, obs):
+                if isinstance(returned, str):
+                    return returned
+                size, kind = returned
+                return np.full(obs.perceived.shape, size), np.asarray(kind)
+
+        sc = two_state(None, {"kind": "broken"}, events=list(self.ACT), horizon_steps=4)
+        with pytest.raises(PolicyError, match=message) as caught:
+            sim.run(sc, runs=1)
+        assert "'broken'" in str(caught.value) and "Broken" in str(caught.value)
+
+    def test_classifiers_are_declared_by_every_builtin(self):
+        for name in BUILTIN_POLICIES:
+            claims = POLICIES[name].classifier
+            assert isinstance(claims, Classifier)
+            assert None not in (claims.memory_depth, claims.stochastic, claims.initiates), name
+        assert POLICIES["generous"].classifier.stochastic
+        assert POLICIES["grit"].classifier.initiates
 
 
 def test_entry_point_group(tmp_path):

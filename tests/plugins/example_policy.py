@@ -2,14 +2,16 @@
 
 The same code is shown in docs/plugins.md; tests/test_plugins.py loads it with
 ``--plugin example_policy`` (this directory on the Python path) and through an entry
-point, and runs it.
+point, and runs it; tests/test_policy_suite.py runs the suite every registered policy
+passes on it.
 """
 
+import math
 from typing import ClassVar
 
 import numpy as np
 
-from sim.policies import Observation, Param, Policy, register_policy
+from sim.policies import Classifier, Memory, Observation, Param, Policy, Response, register_policy
 
 
 @register_policy
@@ -25,11 +27,14 @@ class TwoStrikes(Policy):
     params: ClassVar[dict[str, Param]] = {
         "strikes": Param(2, "acts seen before one is answered", "int", 1, 100),
     }
+    # self.seen: an int64 array over the block's runs, zero at the start of every block.
+    memory: ClassVar[dict[str, Memory]] = {
+        "seen": Memory(np.int64, 0, "steps in which the counterpart was seen to act"),
+    }
+    classifier = Classifier(memory_depth=math.inf, stochastic=False, initiates=False)
 
-    def respond(self, obs: Observation) -> tuple[np.ndarray, np.ndarray]:
-        if not hasattr(self, "_seen"):  # one policy object per relation and block of runs
-            self._seen = np.zeros(obs.perceived.shape, dtype=np.int64)
+    def respond(self, obs: Observation) -> Response:
         acted = obs.perceived > 0
-        self._seen += acted
-        answer = acted & (self._seen % self.strikes == 0)
-        return np.where(answer, obs.perceived, 0.0), obs.perceived_kind
+        self.seen += acted
+        answer = acted & (self.seen % self.strikes == 0)
+        return Response(np.where(answer, obs.perceived, 0.0), obs.perceived_kind)
