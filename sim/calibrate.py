@@ -13,9 +13,12 @@ costs we measured.
 
 Each state is calibrated on its own, by *conditional replay*: its counterpart's
 historical acts are replayed as they happened, the state's own hostile acts are
-removed, and the state follows a ``proportional`` policy whose parameters vary from
-run to run (each run is one particle). The same summary statistics are computed from
-the historical record and from each simulated run:
+removed, and the state follows a policy (``proportional`` unless another is named)
+whose parameters vary from run to run (each run is one particle). The parameters that
+can be calibrated, and their priors, are declared with the policy's parameters
+(``Param(..., prior=Prior(...))`` in :mod:`sim.policies`): any registered policy,
+plugins included, can be calibrated on the parameters it gives a prior. The same summary
+statistics are computed from the historical record and from each simulated run:
 
 * the share of the counterpart's acts (episodes) answered within the response window;
 * the mean log ratio of a response's size to the act it answers (staff-equivalents);
@@ -36,9 +39,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.distributions import PER_RUN_RANGES, SCALAR_ONLY
 from sim.measures import HOSTILE_KINDS, Kind
 from sim.model import EscalationModel
-from sim.policies import POLICIES
+from sim.policies import COMMON_PARAMS, POLICIES
+from sim.priors import Prior
 from sim.rng import slot
 from sim.runner import check_stop
 from sim.scenario import Scenario, scenario_from_dict
@@ -52,6 +57,7 @@ __all__ = [
     "SMCSettings",
     "StateFit",
     "abc_smc",
+    "calibratable",
     "calibrate",
     "fitted_policy",
     "record_episodes",
@@ -70,7 +76,9 @@ class CalibrationError(Exception):
 # ------------------------------------------------------------------ parameters
 @dataclass(frozen=True)
 class PriorBox:
-    """A uniform prior on a box, on the scale the sampler moves in.
+    """A calibrated parameter's prior: its name, its box and scale (a
+    :class:`sim.priors.Prior`), what the record says about it, and the widest box a
+    user may give it instead (``limits``).
 
     ``log`` parameters are uniform in their logarithm; ``floor`` parameters are whole
     numbers: the sampler moves a continuous value ``u`` and the policy uses
@@ -82,62 +90,99 @@ class PriorBox:
     high: float
     scale: str = "linear"  # linear | log | floor
     doc: str = ""
+    limits: tuple[float, float] = field(default=(-math.inf, math.inf), compare=False)
+
+    @property
+    def prior(self) -> Prior:
+        return Prior(self.low, self.high, self.scale, self.doc)
 
     def to_natural(self, x: np.ndarray) -> np.ndarray:
-        if self.scale == "log":
-            return np.exp(x)
-        if self.scale == "floor":
-            return np.floor(x)
-        return x
+        return self.prior.to_natural(x)
+
+    def to_sampler(self, value: float) -> float:
+        return self.prior.to_sampler(value)
 
     @property
     def box(self) -> tuple[float, float]:
-        if self.scale == "log":
-            return math.log(self.low), math.log(self.high)
-        return self.low, self.high
+        return self.prior.box
 
 
-#: The parameters estimated for each state, with their priors.
-CALIBRATED: dict[str, PriorBox] = {
-    p.name: p
-    for p in (
-        PriorBox("respond_prob", 0.0, 1.0, doc="probability of answering an act"),
-        PriorBox("ratio", 0.2, 5.0, "log", "response size / size of the act answered"),
-        PriorBox("lag", 0.0, 9.0, "floor", "steps between perceiving an act and answering"),
-        PriorBox(
-            "escalate_instrument",
-            0.0,
-            1.0,
-            doc="probability of answering with the next instrument up the ladder",
-        ),
-        PriorBox("provocation_rate", 0.0, 4.0, doc="own initiatives per year"),
-    )
-}
-#: The widest prior each parameter may be given (the policy's own range; ratio > 0).
-PRIOR_LIMITS: dict[str, tuple[float, float]] = {
-    "respond_prob": (0.0, 1.0),
-    "ratio": (1e-3, 10.0),
-    "lag": (0.0, 53.0),
-    "escalate_instrument": (0.0, 1.0),
-    "provocation_rate": (0.0, 365.0),
-}
+def calibratable(policy: str = "proportional") -> dict[str, PriorBox]:
+    """The parameters of a registered policy that declare a prior, with those priors.
+
+    In the order the sampler holds them: ``respond_prob``, the policy's own parameters
+    (as declared), then the other common parameters (as declared). The order is part
+    of what a seed reproduces.
+    """
+    cls = POLICIES.get(policy)
+    if cls is None:
+        raise CalibrationError(f"unknown policy {policy!r}; known: {', '.join(sorted(POLICIES))}")
+    if not cls.active:
+        raise CalibrationError(f"policy {policy!r} never acts: there is nothing to calibrate")
+    params = cls.all_params()
+    order = ["respond_prob", *cls.params, *(k for k in COMMON_PARAMS if k != "respond_prob")]
+    boxes = {}
+    for name in dict.fromkeys(order):
+        param = params.get(name)
+        if param is None or param.prior is None:
+            continue
+        if (
+            name in SCALAR_ONLY
+            or param.kind not in ("float", "int", "prob", "range")
+            or (param.kind == "range" and name not in PER_RUN_RANGES)
+        ):
+            raise CalibrationError(
+                f"policy {policy!r}: {name} declares a prior but cannot take a value per "
+                "run, so it cannot be calibrated"
+            )
+        prior = param.prior
+        boxes[name] = PriorBox(
+            name, prior.low, prior.high, prior.scale, prior.doc or param.doc, param.prior_limits()
+        )
+    return boxes
 
 
-def prior_boxes(priors: dict[str, tuple[float, float]] | None) -> dict[str, PriorBox]:
-    """The default priors with some ranges replaced (``{"ratio": (0.5, 3.0)}``)."""
-    boxes = dict(CALIBRATED)
+def _not_calibratable(name: str, policy: str, known: dict[str, PriorBox]) -> str:
+    """Why ``name`` cannot be calibrated for ``policy``, with the names that can."""
+    listed = ", ".join(known) or "none"
+    if name in POLICIES[policy].all_params():
+        why = f"{name} is a parameter of {policy} without a prior, so it cannot be calibrated"
+    else:
+        why = f"{name} is not a parameter of {policy}"
+    return f"{why}; calibratable parameters of {policy}: {listed}"
+
+
+#: The parameters estimated for each state of a ``proportional`` policy (the default),
+#: with their priors, as declared in :mod:`sim.policies`.
+CALIBRATED: dict[str, PriorBox] = calibratable("proportional")
+#: The widest prior each of them may be given (the policy's own range; ratio > 0).
+PRIOR_LIMITS: dict[str, tuple[float, float]] = {n: b.limits for n, b in CALIBRATED.items()}
+
+
+def prior_boxes(
+    priors: dict[str, tuple[float, float]] | None, policy: str = "proportional"
+) -> dict[str, PriorBox]:
+    """The policy's declared priors with some ranges replaced (``{"ratio": (0.5, 3.0)}``)."""
+    known = calibratable(policy)
+    boxes = dict(known)
     for name, bounds in (priors or {}).items():
-        if name not in CALIBRATED:
-            raise CalibrationError(f"--prior {name}: unknown; known: {', '.join(CALIBRATED)}")
+        if name not in known:
+            raise CalibrationError(f"--prior {name}: {_not_calibratable(name, policy, known)}")
         low, high = (float(b) for b in bounds)
-        lo, hi = PRIOR_LIMITS[name]
+        lo, hi = known[name].limits
         if not (lo <= low < high <= hi):
             raise CalibrationError(
                 f"--prior {name}={low:g}:{high:g}: expected {lo:g} <= low < high <= {hi:g}"
             )
         if boxes[name].scale == "floor" and not (low.is_integer() and high.is_integer()):
-            raise CalibrationError(f"--prior {name}: expected whole steps, found {low:g}:{high:g}")
-        boxes[name] = PriorBox(name, low, high, boxes[name].scale, boxes[name].doc)
+            unit = "steps" if name == "lag" else "numbers"
+            raise CalibrationError(f"--prior {name}: expected whole {unit}, found {low:g}:{high:g}")
+        problem = Prior.problem(low, high, boxes[name].scale)
+        if problem:
+            raise CalibrationError(f"--prior {name}={low:g}:{high:g}: {problem}")
+        boxes[name] = PriorBox(
+            name, low, high, boxes[name].scale, boxes[name].doc, known[name].limits
+        )
     return boxes
 
 
@@ -456,6 +501,7 @@ class StateFit:
     fixed: dict[str, Any]
     simulate: ConditionalReplay | None = None
     priors: dict[str, PriorBox] = field(default_factory=lambda: dict(CALIBRATED))
+    policy: str = "proportional"  # the kind of policy fitted
 
     def samples(self) -> pd.DataFrame:
         """The final population on the natural scale, with weights and distances."""
@@ -519,6 +565,7 @@ class Calibration:
     window: int
     #: Staff expelled per expulsion in the record, per state (sizes for initiatives).
     expulsions: dict[str, list[int]] = field(default_factory=dict)
+    policy: str = "proportional"  # the kind of policy fitted
 
     def provocation_size(self, state: str) -> list[int] | None:
         """[min, max] staff of the state's own expulsions in the record, else of everyone's.
@@ -630,22 +677,28 @@ def record_acts(scenario: Scenario, until: dt.date) -> dict[tuple[str, str], lis
 
 
 def _conditional_raw(
-    scenario: Scenario, until: dt.date, state: str, counterpart: str, fixed: dict[str, Any]
+    scenario: Scenario,
+    until: dt.date,
+    state: str,
+    counterpart: str,
+    fixed: dict[str, Any],
+    policy: str = "proportional",
 ) -> dict[str, Any]:
-    """The counterpart replays the record; the state's hostile acts are left to its policy."""
+    """The counterpart replays the record; the state's hostile acts are left to a
+    ``policy`` with the ``fixed`` values (the policy's defaults for the others)."""
     raw = _history_raw(scenario, until)
     raw["events"] = [ev for ev in raw["events"] if not _hostile_event(ev, state, counterpart)]
     states = raw["states"]
     base = dict(states[state].get("policy", {}))
-    policy = {
-        "kind": "proportional",
+    values = {
+        "kind": policy,
         "noise": 0.0,
         "notice": base.get("notice", 4),
         "ladder": base.get("ladder", None),
     }
-    policy = {k: v for k, v in policy.items() if v is not None}
-    policy.update(fixed)
-    states[state]["policy"] = policy
+    values = {k: v for k, v in values.items() if v is not None}
+    values.update(fixed)
+    states[state]["policy"] = values
     states[state].pop("toward", None)
     states[counterpart]["policy"] = {"kind": "scripted"}
     states[counterpart].pop("toward", None)
@@ -664,11 +717,14 @@ def calibrate(
     record: dict[tuple[str, str], list[Act]] | None = None,
     history: dict[str, Episodes] | None = None,
     priors: dict[str, tuple[float, float]] | None = None,
+    policy: str = "proportional",
 ) -> Calibration:
     """Fit each state's policy toward its counterpart to the events up to ``until``.
 
-    ``params`` are the names in :data:`CALIBRATED` to estimate (default: all but those
-    in ``fixed``); ``fixed`` gives policy values for the others (default: the engine's
+    ``policy`` is the kind of policy fitted (any registered one); ``params`` are the
+    names of its parameters to estimate, among those that declare a prior
+    (:func:`calibratable`; default: all of them but those in ``fixed``); ``fixed``
+    gives policy values for any of its parameters (the others have the policy's
     defaults); ``priors`` replaces prior ranges by name (:func:`prior_boxes`).
     ``record`` replaces the scenario's events as the observed acts; ``history`` gives a
     state's observed episodes directly (a history simulated by the forward model itself,
@@ -680,14 +736,17 @@ def calibrate(
     if until < scenario.start:
         raise CalibrationError(f"--until {until} is before the scenario starts ({scenario.start})")
     fixed = dict(fixed or {})
-    params = list(params or [p for p in CALIBRATED if p not in fixed])
-    unknown = [p for p in params if p not in CALIBRATED]
-    if unknown:
-        raise CalibrationError(f"cannot calibrate {unknown}; known: {', '.join(CALIBRATED)}")
-    allowed = POLICIES["proportional"].all_params()
+    known = calibratable(policy)
+    params = list(params or [p for p in known if p not in fixed])
+    for name in params:
+        if name not in known:
+            raise CalibrationError(
+                f"cannot calibrate {name}: {_not_calibratable(name, policy, known)}"
+            )
+    allowed = POLICIES[policy].all_params()
     for name, value in fixed.items():
         if name not in allowed:
-            raise CalibrationError(f"--fix {name}: not a parameter of a proportional policy")
+            raise CalibrationError(f"--fix {name}: not a parameter of a {policy} policy")
         if allowed[name].check(value)[1] is not None:
             raise CalibrationError(f"--fix {name}={value!r}: expected {allowed[name].describe()}")
     both = sorted(set(params) & set(fixed))
@@ -695,7 +754,7 @@ def calibrate(
         raise CalibrationError(f"{', '.join(both)}: both calibrated and fixed")
     if not params:
         raise CalibrationError("nothing to calibrate: every parameter is fixed")
-    boxes = prior_boxes(priors)
+    boxes = prior_boxes(priors, policy)
     states = list(states or scenario.states)
     for sid in states:
         if sid not in scenario.states:
@@ -719,20 +778,22 @@ def calibrate(
                 years,
             )
         observed = summarise(observed_ep)[0]
-        raw = _conditional_raw(scenario, until, sid, other, fixed)
+        raw = _conditional_raw(scenario, until, sid, other, fixed, policy)
         cond = scenario_from_dict(raw, scenario.source)
         simulate = ConditionalReplay(
             cond, sid, other, params, window, settings.batch, seed, priors=boxes
         )
         smc = abc_smc(simulate, observed, bounds, settings, seed=_seed_for(seed, sid))
         fits[sid] = StateFit(
-            sid, other, params, observed, observed_ep, smc, fixed, simulate, priors=boxes
+            sid, other, params, observed, observed_ep, smc, fixed, simulate, boxes, policy
         )
     expulsions: dict[str, list[int]] = {}
     for (actor, _), listed in acts.items():
         sizes = [round(a.size) for a in listed if a.kind == Kind.EXPEL and a.size >= 1]
         expulsions.setdefault(actor, []).extend(sizes)
-    return Calibration(scenario, until, fits, settings, seed, window, expulsions=expulsions)
+    return Calibration(
+        scenario, until, fits, settings, seed, window, expulsions=expulsions, policy=policy
+    )
 
 
 def _seed_for(seed: int, state: str) -> int:
@@ -781,8 +842,9 @@ class ConditionalReplay:
         """Per-run policy values by dotted path, on the natural scale."""
         out = {}
         for i, name in enumerate(self.params):
-            value = self.priors[name].to_natural(theta[:, i])
-            if name == "lag":
+            prior = self.priors[name]
+            value = prior.to_natural(theta[:, i])
+            if prior.scale == "floor":  # whole numbers (lag, int parameters)
                 value = value.astype(np.int64)
             out[f"states.{self.state}.policy.{name}"] = value
         return out
@@ -831,16 +893,17 @@ def posterior_predictive(fit: StateFit, n: int = 1000, seed: int = 0) -> dict[st
 
 # ------------------------------------------------------------------ fitted scenario
 def fitted_policy(fit: StateFit, base: dict[str, Any]) -> dict[str, Any]:
-    """A ``proportional`` policy whose calibrated parameters are distributions.
+    """The fitted policy (``fit.policy``) whose calibrated parameters are distributions.
 
-    Marginal fits to the weighted posterior: beta (by moments) for probabilities and the
-    rate (scaled to its prior range), lognormal for the ratio, the posterior's own
-    frequencies for the lag. Correlations between parameters are not carried over.
+    Marginal fits to the weighted posterior: beta (by moments) for parameters with a
+    linear prior (probabilities and rates, scaled to their prior range), lognormal for
+    those with a log prior (the ratio), the posterior's own frequencies for whole numbers
+    (the lag). Correlations between parameters are not carried over.
     """
     samples = fit.samples()
     w = samples["weight"].to_numpy()
     policy = {k: v for k, v in base.items() if k in ("notice", "noise", "reciprocate", "ladder")}
-    policy["kind"] = "proportional"
+    policy["kind"] = fit.policy
     policy.update(fit.fixed)
     for name in fit.params:
         x = samples[name].to_numpy()
@@ -941,6 +1004,7 @@ def report(cal: Calibration, checks: dict[str, dict[str, Any]] | None = None) ->
         "source": cal.scenario.source,
         "until": cal.until.isoformat(),
         "seed": cal.seed,
+        "policy": cal.policy,
         "method": "ABC-SMC (population Monte Carlo, Beaumont et al. 2009; adaptive tolerances)",
         "window_steps": cal.window,
         "settings": {
@@ -953,7 +1017,7 @@ def report(cal: Calibration, checks: dict[str, dict[str, Any]] | None = None) ->
         "priors": {
             name: {"low": p.low, "high": p.high, "scale": p.scale, "meaning": p.doc}
             for name, p in (
-                next(iter(cal.fits.values())).priors if cal.fits else CALIBRATED
+                next(iter(cal.fits.values())).priors if cal.fits else calibratable(cal.policy)
             ).items()
         },
         "states": {},
@@ -1032,28 +1096,23 @@ def synthetic_history(
     run: int,
     seed: int,
     window: int = 10,
+    policy: str = "proportional",
+    fixed: dict[str, Any] | None = None,
 ) -> Episodes:
     """The episodes of one history simulated by the forward model with known parameters.
 
-    ``truth`` gives every parameter of :data:`CALIBRATED` on its natural scale (a whole
-    number of steps for ``lag``).
+    ``truth`` gives every calibratable parameter of ``policy`` (:func:`calibratable`)
+    not in ``fixed``, on its natural scale (a whole number for ``lag``).
     """
+    fixed = dict(fixed or {})
     other = _pair_of(scenario, state)
-    raw = _conditional_raw(scenario, scenario.end, state, other, {})
+    raw = _conditional_raw(scenario, scenario.end, state, other, fixed, policy)
     cond = scenario_from_dict(raw, scenario.source)
-    params = list(CALIBRATED)
-    replay = ConditionalReplay(cond, state, other, params, window, 1, seed)
-    theta = np.array([[_to_sampler(name, truth[name]) for name in params]])
+    boxes = calibratable(policy)
+    params = [p for p in boxes if p not in fixed]
+    replay = ConditionalReplay(cond, state, other, params, window, 1, seed, priors=boxes)
+    theta = np.array([[boxes[name].to_sampler(truth[name]) for name in params]])
     return replay.episodes(theta, np.array([run]))
-
-
-def _to_sampler(name: str, value: float) -> float:
-    prior = CALIBRATED[name]
-    if prior.scale == "log":
-        return math.log(value)
-    if prior.scale == "floor":
-        return math.floor(value) + 0.5
-    return float(value)
 
 
 def coverage_study(
@@ -1062,6 +1121,8 @@ def coverage_study(
     truth: dict[str, float] | None,
     repetitions: int,
     settings: SMCSettings | None = None,
+    policy: str = "proportional",
+    fixed: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Calibrate ``repetitions`` synthetic histories; per history and parameter, whether
     the 50% and 90% intervals hold the truth.
@@ -1071,23 +1132,33 @@ def coverage_study(
     rate, whereas for one fixed truth they need not (a parameter the data barely inform
     has a posterior close to its prior, wherever the truth lies).
     """
+    fixed = dict(fixed or {})
+    boxes = {n: b for n, b in calibratable(policy).items() if n not in fixed}
     rows = []
     for rep in range(repetitions):
         if truth is None:
             rng = np.random.default_rng(np.random.SeedSequence([0x7207, rep]))
             values = {
                 name: float(prior.to_natural(np.array(rng.uniform(*prior.box))))
-                for name, prior in CALIBRATED.items()
+                for name, prior in boxes.items()
             }
         else:
             values = truth
-        history = synthetic_history(scenario, state, values, run=rep, seed=10_000 + rep)
+        history = synthetic_history(
+            scenario, state, values, run=rep, seed=10_000 + rep, policy=policy, fixed=fixed
+        )
         fit = calibrate(
-            scenario, states=[state], history={state: history}, settings=settings, seed=rep
+            scenario,
+            states=[state],
+            history={state: history},
+            settings=settings,
+            seed=rep,
+            policy=policy,
+            fixed=fixed,
         )
         table = fit.table().set_index("parameter")
-        for name in CALIBRATED:
-            value = float(CALIBRATED[name].to_natural(np.array(_to_sampler(name, values[name]))))
+        for name, prior in boxes.items():
+            value = float(prior.to_natural(np.array(prior.to_sampler(values[name]))))
             row = table.loc[name]
             rows.append(
                 {

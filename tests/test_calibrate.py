@@ -8,6 +8,7 @@ import json
 import math
 import tomllib
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from conftest import day, ev, two_state
 from sim import calibrate as cal
 from sim.cli import main
 from sim.measures import Kind
+from sim.policies import COMMON_PARAMS, POLICIES, Param, Policy, Prior, register_policy
 from sim.rng import RunStreams, slot
 from sim.scenario import load_scenario, scenario_from_dict
 
@@ -224,6 +226,187 @@ class TestRecovery:
         result = cal.calibrate(sc, states=["a"], history={"a": history}, settings=FAST, seed=0)
         row = result.table().set_index("parameter").loc["respond_prob"]
         assert row["q95"] - row["q05"] < 0.7  # the prior's 90% interval is 0.9 wide
+
+
+# ------------------------------------------------------------------ declared priors
+#: Today's priors for proportional, written out: (name, low, high, scale, meaning),
+#: in the sampler's order, and the widest box each may be given.
+PROPORTIONAL_PRIORS = [
+    ("respond_prob", 0.0, 1.0, "linear", "probability of answering an act"),
+    ("ratio", 0.2, 5.0, "log", "response size / size of the act answered"),
+    ("lag", 0.0, 9.0, "floor", "steps between perceiving an act and answering"),
+    (
+        "escalate_instrument",
+        0.0,
+        1.0,
+        "linear",
+        "probability of answering with the next instrument up the ladder",
+    ),
+    ("provocation_rate", 0.0, 4.0, "linear", "own initiatives per year"),
+]
+PROPORTIONAL_LIMITS = {
+    "respond_prob": (0.0, 1.0),
+    "ratio": (1e-3, 10.0),
+    "lag": (0.0, 53.0),
+    "escalate_instrument": (0.0, 1.0),
+    "provocation_rate": (0.0, 365.0),
+}
+
+
+@pytest.fixture()
+def plugin_policy():
+    """A policy defined here, with one parameter that declares a prior and one that does not."""
+
+    class Damped(Policy):
+        """Answer with ``share`` of the perceived size, after ``patience`` quiet steps."""
+
+        name = "damped_test"
+        params: ClassVar[dict[str, Param]] = {
+            "share": Param(0.5, "share answered", "prob", prior=Prior(0.0, 1.0)),
+            "patience": Param(1, "unused", "int", 0, 10),
+        }
+
+        def respond(self, obs):
+            return self.share * obs.perceived, obs.perceived_kind
+
+    register_policy(Damped)
+    yield Damped
+    POLICIES.pop("damped_test", None)
+
+
+class TestDeclaredPriors:
+    def test_proportional_priors_are_todays_boxes(self):
+        got = [(b.name, b.low, b.high, b.scale, b.doc) for b in cal.CALIBRATED.values()]
+        assert got == PROPORTIONAL_PRIORS
+        assert list(cal.CALIBRATED) == [row[0] for row in PROPORTIONAL_PRIORS]
+        assert {n: b.limits for n, b in cal.CALIBRATED.items()} == PROPORTIONAL_LIMITS
+        assert cal.PRIOR_LIMITS == PROPORTIONAL_LIMITS
+        # Declared where the parameters are declared.
+        assert COMMON_PARAMS["respond_prob"].prior == Prior(
+            0.0, 1.0, doc="probability of answering an act"
+        )
+        assert POLICIES["proportional"].params["ratio"].prior.scale == "log"
+        assert cal.calibratable("proportional") == cal.CALIBRATED
+
+    def test_other_policies_calibrate_their_own_parameters(self, plugin_policy):
+        assert list(cal.calibratable("generous")) == [
+            "respond_prob",
+            "forgiveness",
+            "lag",
+            "escalate_instrument",
+            "provocation_rate",
+        ]
+        boxes = cal.calibratable("damped_test")
+        assert list(boxes) == [
+            "respond_prob",
+            "share",
+            "lag",
+            "escalate_instrument",
+            "provocation_rate",
+        ]
+        assert boxes["share"].doc == "share answered"  # the parameter's doc by default
+        assert boxes["share"].limits == (0.0, 1.0)
+
+    def test_a_parameter_without_a_prior_is_refused(self, plugin_policy):
+        sc = _beta_binomial_scenario()
+        listed = "respond_prob, share, lag, escalate_instrument, provocation_rate"
+        with pytest.raises(cal.CalibrationError) as err:
+            cal.calibrate(sc, states=["a"], params=["patience"], policy="damped_test")
+        message = str(err.value)
+        assert "patience is a parameter of damped_test without a prior" in message
+        assert f"calibratable parameters of damped_test: {listed}" in message
+        with pytest.raises(cal.CalibrationError, match="noise is a parameter of generous"):
+            cal.prior_boxes({"noise": (0.0, 1.0)}, "generous")
+        with pytest.raises(cal.CalibrationError, match="ratio is not a parameter of generous"):
+            cal.calibrate(sc, states=["a"], params=["ratio"], policy="generous")
+        with pytest.raises(cal.CalibrationError, match="unknown policy 'nope'"):
+            cal.calibrate(sc, states=["a"], policy="nope")
+        with pytest.raises(cal.CalibrationError, match="never acts"):
+            cal.calibrate(sc, states=["a"], policy="scripted")
+
+    def test_declared_priors_are_checked(self):
+        with pytest.raises(ValueError, match="low < high"):
+            Prior(1.0, 0.0)
+        with pytest.raises(ValueError, match="low > 0"):
+            Prior(0.0, 1.0, "log")
+        with pytest.raises(ValueError, match="whole bounds"):
+            Prior(0.0, 2.5, "floor")
+        with pytest.raises(ValueError, match="outside the parameter's range"):
+            Param(1.0, "x", "float", 0, 10, prior=Prior(0.0, 20.0))
+        with pytest.raises(ValueError, match="floor prior"):
+            Param(1, "x", "int", 0, 10, prior=Prior(0.0, 5.0))
+        with pytest.raises(ValueError, match="cannot have a prior"):
+            Param(["expel"], "x", "ladder", prior=Prior(0.0, 1.0))
+        # A whole-number parameter's widest prior ends one past its largest value.
+        assert Param(1, "x", "int", 1, 10, prior=Prior(1, 4, "floor")).prior_limits() == (
+            1.0,
+            11.0,
+        )
+
+    def test_a_prior_on_another_policy_is_bounded_by_its_parameter(self):
+        with pytest.raises(cal.CalibrationError, match=r"expected 0 <= low < high <= 1"):
+            cal.prior_boxes({"forgiveness": (0.5, 1.5)}, "generous")
+        boxes = cal.prior_boxes({"forgiveness": (0.2, 0.6)}, "generous")
+        assert (boxes["forgiveness"].low, boxes["forgiveness"].high) == (0.2, 0.6)
+
+
+GENEROUS_FIXED: dict[str, Any] = {
+    "respond_prob": 1.0,
+    "lag": 0,
+    "escalate_instrument": 0.0,
+    "provocation_rate": 0.0,
+}
+
+
+@pytest.fixture(scope="module")
+def generous_fit():
+    """A history of a ``generous`` state forgiving with probability 0.75, calibrated."""
+    sc = _beta_binomial_scenario(16, 20)
+    truth = {"forgiveness": 0.75}
+    history = cal.synthetic_history(
+        sc, "a", truth, run=3, seed=1, policy="generous", fixed=GENEROUS_FIXED
+    )
+    result = cal.calibrate(
+        sc,
+        states=["a"],
+        history={"a": history},
+        fixed=GENEROUS_FIXED,
+        settings=FAST,
+        seed=0,
+        policy="generous",
+    )
+    return history, result
+
+
+class TestOtherPolicy:
+    """A ``generous`` state forgiving 75% of 16 acts: with the common mechanics fixed,
+    the share of acts answered informs ``forgiveness`` (1 - the response rate)."""
+
+    def test_posterior_covers_the_truth_and_narrows(self, generous_fit):
+        history, result = generous_fit
+        answered = int(history.responded.sum())
+        assert 0 < answered < 16  # forgiven some acts, not all
+        fit = result.fits["a"]
+        assert fit.params == ["forgiveness"] and fit.policy == "generous"
+        row = result.table().set_index("parameter").loc["forgiveness"]
+        assert row["q05"] <= 0.75 <= row["q95"]
+        assert row["q95"] - row["q05"] < 0.5  # the prior's 90% interval is 0.9 wide
+        # The posterior mean is near the share of acts forgiven in this history.
+        samples = fit.samples()
+        mean = np.average(samples["forgiveness"], weights=samples["weight"])
+        assert abs(mean - (1 - answered / 16)) < 0.12
+
+    def test_fitted_policy_and_report_name_the_policy(self, generous_fit):
+        _, result = generous_fit
+        policy = cal.fitted_policy(result.fits["a"], {})
+        assert policy["kind"] == "generous"
+        assert policy["forgiveness"]["dist"] == "beta"
+        assert policy["lag"] == 0 and policy["respond_prob"] == 1.0
+        report = cal.report(result)
+        assert report["policy"] == "generous"
+        assert set(report["priors"]) == {"forgiveness"} | set(GENEROUS_FIXED)
+        raw = tomllib.loads(cal.fitted_toml(result))
+        assert raw["states"]["a"]["policy"]["kind"] == "generous"
 
 
 # ------------------------------------------------------------------ outputs
