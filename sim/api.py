@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.outcome_classes import OUTCOME_CLASSES, OUTCOMES, TIMED_OUTCOMES
+from sim import run_fields
+from sim.outcome_classes import OUTCOMES, outcome_class, scenario_outcome_names
 from sim.outcomes import wilson
 from sim.results import prepare_output_dir, write_results
 from sim.runner import DEFAULT_BLOCK_SIZE, Ensemble, run_ensemble
@@ -74,12 +75,22 @@ class Result:
     def n_runs(self) -> int:
         return self.ensemble.n_runs
 
+    @property
+    def outcome_names(self) -> tuple[str, ...]:
+        """The outcome classes of this result, in code order (``unresolved`` first)."""
+        return self.ensemble.outcome_names
+
+    @property
+    def timed_outcomes(self) -> tuple[str, ...]:
+        """The outcome classes reached at a step (all but ``unresolved``), in code order."""
+        return tuple(n for n in self.outcome_names if outcome_class(n).timed)
+
     def __repr__(self) -> str:
         p = self.summary()["outcomes"]
-        return (
-            f"<Result {self.scenario.name!r}: {self.n_runs:,} runs, seed {self.seed}; "
-            f"spiral {p['spiral']['p']:.3f}, de-escalation {p['de_escalation']['p']:.3f}>"
+        shares = ", ".join(
+            f"{outcome_class(name).label} {p[name]['p']:.3f}" for name in self.timed_outcomes
         )
+        return f"<Result {self.scenario.name!r}: {self.n_runs:,} runs, seed {self.seed}; {shares}>"
 
     def summary(self) -> dict:
         """Outcome probabilities with 95% Wilson intervals, timing, staff (JSON-ready).
@@ -151,7 +162,8 @@ class Result:
         Competing risks: each run counts once, for its class at the horizon, from the
         step that class was reached (:mod:`sim.outcome_classes`), so the last row equals
         the horizon's shares. Columns ``spiral``, ``spiral_low``, ``spiral_high`` (95%
-        Wilson band) and the same for ``de_escalation`` and ``relapse``, indexed by date.
+        Wilson band) and the same for every other timed outcome of the result
+        (:attr:`timed_outcomes`: by default ``de_escalation`` and ``relapse``), by date.
 
         >>> result.cumulative_incidence().iloc[-1]   # doctest: +SKIP
         """
@@ -161,10 +173,9 @@ class Result:
         n = self.n_runs
         dates = pd.to_datetime([sc.step_end(first + i) for i in range(n_steps)])
         table = pd.DataFrame(index=pd.Index(dates, name="date"))
-        for code, cls in enumerate(OUTCOME_CLASSES):
-            if not cls.timed:
+        for code, name in enumerate(self.outcome_names):
+            if not outcome_class(name).timed:
                 continue
-            name = cls.name
             steps = self.ensemble.outcome_step[self.ensemble.outcome == code] - first
             counts = np.cumsum(np.bincount(steps, minlength=n_steps)[:n_steps])
             bands = [wilson(int(k), n) for k in counts]
@@ -210,7 +221,7 @@ class Result:
                 cif[f"{name}_low"].to_numpy(),
                 cif[f"{name}_high"].to_numpy(),
             )
-            for name in TIMED_OUTCOMES
+            for name in self.timed_outcomes
         }
         dates = [d.date() for d in cif.index]
         return plots.plot_cumulative_incidence(
@@ -218,7 +229,7 @@ class Result:
         )
 
     def plot_outcomes(self, ax=None):
-        """The three outcome probabilities with their 95% intervals."""
+        """Each outcome's probability with its 95% interval."""
         return compare({self.scenario.name: self}, ax=ax)
 
     def plot_time_to_outcome(self, ax=None):
@@ -227,9 +238,9 @@ class Result:
 
         weeks = self.ensemble.weeks_to_outcome()
         data = {
-            cls.name: weeks[self.ensemble.outcome == code]
-            for code, cls in enumerate(OUTCOME_CLASSES)
-            if cls.timed
+            name: weeks[self.ensemble.outcome == code]
+            for code, name in enumerate(self.outcome_names)
+            if outcome_class(name).timed
         }
         return plots.plot_time_to_outcome(
             data, ax=ax, title=f"Time to outcome: {self.scenario.name}"
@@ -357,7 +368,12 @@ def paired_difference(a: Result, b: Result, outcome: str = "spiral") -> dict[str
 
     if a.seed != b.seed or not np.array_equal(a.ensemble.run_ids, b.ensemble.run_ids):
         raise ValueError("a paired difference needs the same seed and the same runs in both")
-    return paired(a.ensemble.outcome, b.ensemble.outcome, outcome)
+    if a.outcome_names != b.outcome_names:
+        raise ValueError(
+            f"a paired difference needs the same outcome classes in both, found "
+            f"{', '.join(a.outcome_names)} and {', '.join(b.outcome_names)}"
+        )
+    return paired(a.ensemble.outcome, b.ensemble.outcome, outcome, a.outcome_names)
 
 
 def offer_whatif(result: Result) -> list[dict[str, Any]]:
@@ -380,6 +396,7 @@ def offer_whatif(result: Result) -> list[dict[str, Any]]:
     from sim.sweep import paired_difference as paired
 
     sc = result.scenario
+    names = result.outcome_names
     already = {rec.get("actor") for rec in sc.added_events if rec.get("kind") == "cancel"}
     targets = []
     for ev in sc.events:
@@ -401,8 +418,8 @@ def offer_whatif(result: Result) -> list[dict[str, Any]]:
             continue  # several offers toward the state, or none left to accept in
         accept = next(rec for rec in variant.scenario.added_events)
         outcomes = {}
-        for name in OUTCOMES:
-            d = paired(result.ensemble.outcome, variant.ensemble.outcome, name)
+        for name in result.outcome_names:
+            d = paired(result.ensemble.outcome, variant.ensemble.outcome, name, names)
             outcomes[name] = {
                 "base": result.summary()["outcomes"][name]["p"],
                 "whatif": variant.summary()["outcomes"][name]["p"],
@@ -500,35 +517,13 @@ def load_results(directory: str | Path) -> Result | SweepResult:
     if (out / "trajectories.npz").is_file():
         with np.load(out / "trajectories.npz") as npz:
             traj = np.moveaxis(npz["staff"].astype(np.int32), 0, -1)  # (steps, missions, runs)
-    missions = list(scenario.missions)
-    states = list(scenario.states)
-    codes = {name: i for i, name in enumerate(OUTCOMES)}
-    unknown = sorted(set(table["outcome"].astype("object").dropna()) - set(codes))
-    if unknown:
-        raise ValueError(
-            f"{out / 'runs.parquet'}: outcome {unknown[0]!r} is not one of this version's "
-            f"outcomes ({', '.join(OUTCOMES)}); the results were written by another version"
-        )
-    closed = table["closed_mission"].astype("object")
+    names = scenario_outcome_names(scenario)
     ensemble = Ensemble(
         scenario=scenario,
         seed=int(manifest["seed"]),
         run_ids=table["run"].to_numpy(),
-        outcome=table["outcome"].astype("object").map(codes).to_numpy(np.int8),
-        outcome_step=table["outcome_step"].fillna(-1).to_numpy(np.int32),
-        calm_step=(
-            table["calm_step"].fillna(-1).to_numpy(np.int32)
-            if "calm_step" in table
-            else np.full(len(table), -1, dtype=np.int32)
-        ),
-        final_staff=np.stack([table[f"final_staff.{m}"].to_numpy() for m in missions]),
-        staff_lost=np.stack([table[f"staff_lost.{s}"].to_numpy() for s in states]),
-        hostile_acts=np.stack([table[f"hostile_acts.{s}"].to_numpy() for s in states]),
-        conciliatory_acts=np.stack([table[f"conciliatory_acts.{s}"].to_numpy() for s in states]),
-        offer_accepted=table["offer_accepted"].to_numpy(bool),
-        closed_mission=np.array(
-            [missions.index(m) if isinstance(m, str) else -1 for m in closed], dtype=np.int16
-        ),
+        **run_fields.from_table(table, scenario, names, str(out / "runs.parquet")),
+        outcome_names=names,
         trajectories=traj,
         events=pd.read_parquet(out / "events.parquet")
         if (out / "events.parquet").is_file()
@@ -561,16 +556,17 @@ def _load_sweep(out: Path, manifest: dict) -> SweepResult:
         seed=spec_json["seed"],
     )
     points = pd.read_parquet(out / "points.parquet")
-    codes = {}
-    for path in sorted((out / "points").glob("*.json")):
-        row = json.loads(path.read_text())
-        if row.get("outcome_codes"):
-            codes[int(row["point"])] = _decode_outcomes(
-                row["outcome_codes"], row.get("outcome_names")
-            )
+    rows = [json.loads(path.read_text()) for path in sorted((out / "points").glob("*.json"))]
+    rows = [row for row in rows if row.get("outcome_codes")]
+    # The codes index the outcome names stored beside them (the same in every point).
+    names = tuple(rows[0].get("outcome_names") or OUTCOMES) if rows else OUTCOMES
+    codes = {
+        int(row["point"]): _decode_outcomes(row["outcome_codes"], row.get("outcome_names"), names)
+        for row in rows
+    }
     sensitivity = None
     if (out / "sensitivity.json").is_file():
         sensitivity = json.loads((out / "sensitivity.json").read_text())
     return SweepResult(
-        spec, points, sensitivity, float(manifest.get("wall_time_s", 0.0)), out, codes
+        spec, points, sensitivity, float(manifest.get("wall_time_s", 0.0)), out, codes, names
     )

@@ -10,12 +10,21 @@ probabilities are Wilson score intervals (Brown, Cai & DasGupta, Stat. Sci. 16:1
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from scipy.stats import binomtest
 
-from sim.outcome_classes import OUTCOME_CLASSES, OUTCOMES
+from sim.outcome_classes import OUTCOMES, outcome_class
 
-__all__ = ["QUANTILES", "cumulative_incidence", "outcome_table", "quantiles", "wilson"]
+__all__ = [
+    "OUTCOMES",
+    "QUANTILES",
+    "cumulative_incidence",
+    "outcome_table",
+    "quantiles",
+    "wilson",
+]
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
@@ -28,30 +37,42 @@ def wilson(count: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
     return (float(ci.low), float(ci.high))
 
 
-def outcome_table(outcome: np.ndarray) -> dict[str, dict[str, object]]:
-    """For each outcome: probability, count and 95% Wilson interval."""
+def outcome_table(
+    outcome: np.ndarray, names: Sequence[str] = OUTCOMES
+) -> dict[str, dict[str, object]]:
+    """For each outcome: probability, count and 95% Wilson interval.
+
+    ``outcome`` (runs,) holds codes into ``names`` (a result's ``outcome_names``).
+    """
     n = len(outcome)
-    counts = np.bincount(outcome.astype(np.int64), minlength=len(OUTCOMES))
+    counts = np.bincount(outcome.astype(np.int64), minlength=len(names))
     return {
         name: {
             "p": float(counts[code] / n) if n else 0.0,
             "count": int(counts[code]),
             "ci95": list(wilson(int(counts[code]), n)),
         }
-        for code, name in enumerate(OUTCOMES)
+        for code, name in enumerate(names)
     }
 
 
 def cumulative_incidence(
-    outcome: np.ndarray, outcome_step: np.ndarray, first_step: int, n_steps: int
+    outcome: np.ndarray,
+    outcome_step: np.ndarray,
+    first_step: int,
+    n_steps: int,
+    names: Sequence[str] = OUTCOMES,
 ) -> dict[str, np.ndarray]:
-    """Share of runs that reached each outcome by each step from ``first_step`` on."""
+    """Share of runs that reached each timed outcome by each step from ``first_step`` on.
+
+    ``outcome`` and ``outcome_step`` are (runs,), codes into ``names`` and steps;
+    each curve is (n_steps,).
+    """
     n = len(outcome)
     out = {}
-    for code, cls in enumerate(OUTCOME_CLASSES):
-        if not cls.timed:
+    for code, name in enumerate(names):
+        if not outcome_class(name).timed:
             continue
-        name = cls.name
         steps = outcome_step[outcome == code] - first_step
         hist = np.bincount(steps, minlength=n_steps)[:n_steps] if len(steps) else np.zeros(n_steps)
         out[name] = np.cumsum(hist) / max(n, 1)

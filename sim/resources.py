@@ -10,8 +10,9 @@ An ensemble needs memory for three things:
   :data:`BLOCK_BUDGET_SHARE` of the budget, the block is made smaller (results do not
   depend on the block size);
 * **per-run results** (outcome, its step, final staff, staff lost, acts, ...) for every
-  run, about ``16 + 4 x missions + 16 x states`` bytes, doubled while the blocks are
-  joined and the summary is computed, and the per-run table when results are written;
+  run, the bytes of its fields (:func:`sim.run_fields.bytes_per_run`: about
+  ``20 + 4 x missions + 16 x states``), doubled while the blocks are joined and the
+  summary is computed, and the per-run table when results are written;
 * **trajectories**, if kept: ``runs x steps x missions x 4`` bytes, plus a copy of the
   same size while ``trajectories.npz`` is written;
 * **the event record** (:mod:`sim.event_record`): every block keeps one row per measure
@@ -35,9 +36,10 @@ import os
 import re
 from dataclasses import dataclass
 
+from sim import run_fields
 from sim.distributions import Distribution, scenario_distributions
 from sim.policies import COMMON_PARAMS
-from sim.scenario import Scenario
+from sim.spec import Scenario
 
 __all__ = [
     "BLOCK_BUDGET_SHARE",
@@ -184,10 +186,11 @@ def per_run_result_bytes(scenario: Scenario, writing: bool = False) -> int:
     """Bytes each run's results take once the ensemble is joined (and written)."""
     m, s = len(scenario.missions), len(scenario.states)
     drawn = 8 * len(scenario_distributions(scenario))  # a parameter's per-run draws
-    kept = 8 + 1 + 4 + 4 * m + 8 * s + 2 * 4 * s + 1 + 2 + drawn
+    run_index = 8
+    kept = run_index + run_fields.bytes_per_run(m, s) + drawn
     joined = 2 * kept + 8 * 4  # blocks joined, and the summary's temporaries
     # The per-run table (with a date object per run) and its Arrow copy.
-    table = 2 * (8 + 1 + 9 + 8 + 48 + 8 + 1 + 2 + 4 * m + 8 * s + 8 * s + drawn) if writing else 0
+    table = 2 * (run_index + run_fields.table_bytes_per_run(m, s) + drawn) if writing else 0
     return joined + table
 
 

@@ -11,17 +11,17 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import field, make_dataclass
 
 import numpy as np
 import pandas as pd
 from tqdm import tqdm  # text bar on stderr, also under Jupyter
 
-from sim import resources
+from sim import resources, run_fields
 from sim.model import BlockResult, EscalationModel
-from sim.outcome_classes import OUTCOME_CLASSES, OUTCOMES, SPIRAL
+from sim.outcome_classes import outcome_class, scenario_outcome_names
 from sim.outcomes import cumulative_incidence, outcome_table, quantiles, wilson
-from sim.scenario import Scenario
+from sim.spec import Scenario
 
 __all__ = ["DEFAULT_BLOCK_SIZE", "Ensemble", "check_stop", "request_stop", "run_ensemble"]
 
@@ -43,29 +43,13 @@ def check_stop() -> None:
         raise KeyboardInterrupt
 
 
-@dataclass
-class Ensemble:
-    """The per-run results of a Monte Carlo ensemble, with summaries."""
+class EnsembleViews:
+    """What an :class:`Ensemble` computes from its per-run arrays: tables and summaries."""
 
-    scenario: Scenario
-    seed: int
-    run_ids: np.ndarray
-    outcome: np.ndarray
-    outcome_step: np.ndarray
-    calm_step: np.ndarray  # first calm (-1: never); a relapse's calm is dated here
-    final_staff: np.ndarray  # (missions, runs)
-    staff_lost: np.ndarray  # (states, runs)
-    hostile_acts: np.ndarray  # (states, runs)
-    conciliatory_acts: np.ndarray  # (states, runs)
-    offer_accepted: np.ndarray
-    closed_mission: np.ndarray
-    trajectories: np.ndarray | None  # (steps, missions, runs)
-    wall_time: float = 0.0
-    meta: dict = field(default_factory=dict)
-    #: Per-run values of the parameters given as distributions, by dotted path.
-    drawn: dict[str, np.ndarray] = field(default_factory=dict)
-    #: The event record (sim.event_record), if kept: one row per measure or move per run.
-    events: pd.DataFrame | None = None
+    def __post_init__(self) -> None:
+        if self.outcome_names is None:
+            self.outcome_names = scenario_outcome_names(self.scenario)
+        self.outcome_names = tuple(self.outcome_names)
 
     @property
     def n_runs(self) -> int:
@@ -79,49 +63,26 @@ class Ensemble:
     def state_ids(self) -> list[str]:
         return list(self.scenario.states)
 
+    def fields(self) -> dict[str, np.ndarray]:
+        """The per-run arrays, by name (:data:`sim.run_fields.RUN_FIELDS`)."""
+        return {f.name: getattr(self, f.name) for f in run_fields.RUN_FIELDS}
+
     def weeks_to_outcome(self) -> np.ndarray:
-        """Time from the forecast start to the outcome, in weeks (NaN if unresolved)."""
-        steps = self.outcome_step - self.scenario.forecast_step
-        weeks = (steps + 1) * self.scenario.step_days / 7.0
-        return np.where(self.outcome_step >= 0, weeks, np.nan)
+        """(runs,) time from the forecast start to the outcome, in weeks (NaN if unresolved)."""
+        return run_fields.weeks_from_forecast(self.outcome_step, self.scenario)
 
     def runs_table(self) -> pd.DataFrame:
-        """One row per run: outcome, time to it, final staff per mission, staff lost per state.
+        """One row per run: the run index, then every per-run field's columns
+        (:mod:`sim.run_fields`: outcome, its step, date and weeks, final staff per mission,
+        staff lost per state, ...).
 
         Parameters drawn per run from distributions come last, one column each, named
         ``param.<dotted path>`` (e.g. ``param.states.russia.policy.ratio``).
         """
-        sc = self.scenario
-        step = pd.Series(self.outcome_step)
-        calm = pd.Series(self.calm_step)
-        dates = [sc.date_of(s) if s >= 0 else None for s in self.outcome_step]
         columns = {
             "run": self.run_ids,
-            "outcome": pd.Categorical.from_codes(self.outcome, categories=list(OUTCOMES)),
-            "outcome_step": step.where(step >= 0).astype("Int64"),
-            "outcome_date": pd.to_datetime(pd.Series(dates, dtype="object")),
-            "weeks_to_outcome": self.weeks_to_outcome(),
-            # When the run first calmed (a relapse calmed here, then flared again).
-            "calm_step": calm.where(calm >= 0).astype("Int64"),
-            "calm_date": pd.to_datetime(
-                pd.Series(
-                    [sc.date_of(s) if s >= 0 else None for s in self.calm_step], dtype="object"
-                )
-            ),
-            "offer_accepted": self.offer_accepted,
-            "closed_mission": pd.Categorical(
-                [self.mission_ids[m] if m >= 0 else None for m in self.closed_mission],
-                categories=self.mission_ids,
-            ),
+            **run_fields.table_columns(self.fields(), self.scenario, self.outcome_names),
         }
-        for i, mid in enumerate(self.mission_ids):
-            columns[f"final_staff.{mid}"] = self.final_staff[i]
-        for i, sid in enumerate(self.state_ids):
-            columns[f"staff_lost.{sid}"] = self.staff_lost[i]
-        for i, sid in enumerate(self.state_ids):
-            columns[f"hostile_acts.{sid}"] = self.hostile_acts[i]
-        for i, sid in enumerate(self.state_ids):
-            columns[f"conciliatory_acts.{sid}"] = self.conciliatory_acts[i]
         for path, values in self.drawn.items():
             columns[f"param.{path}"] = values
         return pd.DataFrame(columns)
@@ -129,10 +90,17 @@ class Ensemble:
     def summary(self) -> dict:
         """A JSON-ready summary: outcome odds with 95% intervals, timing, staff."""
         sc = self.scenario
+        names = self.outcome_names
         n_forecast = sc.n_steps - sc.forecast_step
         weeks = self.weeks_to_outcome()
-        cif = cumulative_incidence(self.outcome, self.outcome_step, sc.forecast_step, n_forecast)
-        spiral = self.outcome == SPIRAL
+        cif = cumulative_incidence(
+            self.outcome, self.outcome_step, sc.forecast_step, n_forecast, names
+        )
+        spiral = (
+            self.outcome == names.index("spiral")
+            if "spiral" in names
+            else np.zeros(self.n_runs, dtype=bool)
+        )
         closed_by = {
             mid: int(np.sum(spiral & (self.closed_mission == i)))
             for i, mid in enumerate(self.mission_ids)
@@ -146,34 +114,25 @@ class Ensemble:
             "forecast_start": sc.forecast_start.isoformat(),
             "horizon_end": sc.end.isoformat(),
             "step_days": sc.step_days,
-            "outcomes": outcome_table(self.outcome),
+            "outcomes": outcome_table(self.outcome, names),
             "weeks_to_outcome": {
-                cls.name: quantiles(weeks[self.outcome == code])
-                for code, cls in enumerate(OUTCOME_CLASSES)
-                if cls.timed
+                name: quantiles(weeks[self.outcome == code])
+                for code, name in enumerate(names)
+                if outcome_class(name).timed
             },
             "cumulative_incidence": {
                 # The share of runs that reached each outcome by the end of each step.
                 "date": [sc.step_end(sc.forecast_step + i).isoformat() for i in range(n_forecast)],
                 **{name: [round(float(v), 6) for v in values] for name, values in cif.items()},
             },
-            "final_staff": {
-                mid: quantiles(self.final_staff[i]) for i, mid in enumerate(self.mission_ids)
-            },
-            "staff_lost": {
-                sid: quantiles(self.staff_lost[i]) for i, sid in enumerate(self.state_ids)
-            },
-            "hostile_acts": {
-                sid: quantiles(self.hostile_acts[i]) for i, sid in enumerate(self.state_ids)
-            },
-            "conciliatory_acts": {
-                sid: quantiles(self.conciliatory_acts[i]) for i, sid in enumerate(self.state_ids)
-            },
+            **run_fields.summary_quantiles(self.fields(), sc),
             "why": {
                 "offer_accepted": _share(self.offer_accepted),
-                "outcomes_if_offer_accepted": _outcomes_where(self.outcome, self.offer_accepted),
+                "outcomes_if_offer_accepted": _outcomes_where(
+                    self.outcome, self.offer_accepted, names
+                ),
                 "outcomes_if_no_offer_accepted": _outcomes_where(
-                    self.outcome, ~self.offer_accepted
+                    self.outcome, ~self.offer_accepted, names
                 ),
                 "spirals_by_closed_mission": closed_by,
             },
@@ -186,17 +145,43 @@ class Ensemble:
         }
 
 
+Ensemble = make_dataclass(
+    "Ensemble",
+    [
+        ("scenario", Scenario),
+        ("seed", int),
+        ("run_ids", np.ndarray),
+        # One array per per-run field of sim.run_fields, as in sim.model.BlockResult.
+        *run_fields.dataclass_fields(),
+        ("trajectories", np.ndarray | None),  # (steps, missions, runs)
+        ("wall_time", float, field(default=0.0)),
+        ("meta", dict, field(default_factory=dict)),
+        # Per-run values of the parameters given as distributions, by dotted path.
+        ("drawn", dict, field(default_factory=dict)),
+        # The event record (sim.event_record), if kept: one row per measure or move per run.
+        ("events", pd.DataFrame | None, field(default=None)),
+        # The outcome names the codes in ``outcome`` index (default: the scenario's).
+        ("outcome_names", tuple | None, field(default=None)),
+    ],
+    bases=(EnsembleViews,),
+    namespace={
+        "__doc__": "The per-run results of a Monte Carlo ensemble, with summaries.",
+        "__module__": __name__,
+    },
+)
+
+
 def _share(flag: np.ndarray) -> dict:
     """Share of runs where ``flag`` holds, with count and 95% Wilson interval."""
     count = int(flag.sum())
     return {"p": count / len(flag), "count": count, "ci95": list(wilson(count, len(flag)))}
 
 
-def _outcomes_where(outcome: np.ndarray, where: np.ndarray) -> dict | None:
+def _outcomes_where(outcome: np.ndarray, where: np.ndarray, names: tuple[str, ...]) -> dict | None:
     """Outcome probabilities among the runs selected by ``where`` (None if there are none)."""
     if not where.any():
         return None
-    return {"runs": int(where.sum()), **outcome_table(outcome[where])}
+    return {"runs": int(where.sum()), **outcome_table(outcome[where], names)}
 
 
 def _jsonable(value):
@@ -262,24 +247,17 @@ def run_ensemble(
     finally:
         bar.close()
 
-    def cat(name: str, axis: int = -1):
-        parts = [getattr(b, name) for b in blocks]
-        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=axis)
-
     return Ensemble(
         scenario=scenario,
         seed=seed,
         run_ids=ids,
-        outcome=cat("outcome"),
-        outcome_step=cat("outcome_step"),
-        calm_step=cat("calm_step"),
-        final_staff=cat("final_staff"),
-        staff_lost=cat("staff_lost"),
-        hostile_acts=cat("hostile_acts"),
-        conciliatory_acts=cat("conciliatory_acts"),
-        offer_accepted=cat("offer_accepted"),
-        closed_mission=cat("closed_mission"),
-        trajectories=cat("trajectories") if keep_trajectories else None,
+        **run_fields.concatenate(blocks),
+        trajectories=(
+            np.concatenate([b.trajectories for b in blocks], axis=-1)
+            if keep_trajectories and len(blocks) > 1
+            else (blocks[0].trajectories if keep_trajectories else None)
+        ),
+        outcome_names=blocks[0].outcome_names,
         events=(
             pd.concat([b.events for b in blocks], ignore_index=True)
             if keep_events and len(blocks) > 1

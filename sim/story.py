@@ -25,14 +25,19 @@ of results written by ``run --out DIR`` (:func:`story_from_directory`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from sim.outcome_classes import OUTCOMES, outcome_class
+from sim.outcome_classes import (
+    OUTCOMES,
+    outcome_class,
+    registered_outcomes,
+    scenario_outcome_names,
+)
 
 __all__ = [
     "NO_EVENTS_MESSAGE",
@@ -130,9 +135,10 @@ def _levels(rows: list, run_row: Mapping, sc, staff: np.ndarray | None) -> np.nd
     return np.vstack([final - later, final])
 
 
-def _outcome_of(run_row: Mapping) -> tuple[str, int | None]:
+def _outcome_of(run_row: Mapping, names: Sequence[str] = OUTCOMES) -> tuple[str, int | None]:
+    """The run's outcome name (``outcome`` a name, or a code into ``names``) and step."""
     raw = run_row["outcome"]
-    name = OUTCOMES[int(raw)] if isinstance(raw, int | np.integer) else str(raw)
+    name = names[int(raw)] if isinstance(raw, int | np.integer) else str(raw)
     step = _int(run_row.get("outcome_step"))
     return name, step if step is not None and step >= 0 else None
 
@@ -334,7 +340,7 @@ class _Teller:
     # -- the outcome
     def judgement(self) -> tuple[str, str]:
         """(the header's parenthesis, the final line's reason)."""
-        name, step = _outcome_of(self.run_row)
+        name, step = _outcome_of(self.run_row, scenario_outcome_names(self.sc))
         end = self.sc.end.isoformat()
         if name == "spiral" and step is not None:
             return self._spiral(step)
@@ -353,6 +359,9 @@ class _Teller:
                 f"calm from {self.day(calm)}, broken by {head}",
                 f"{since}; then {what} broke it on {self.day(step)}",
             )
+        if name != "unresolved" and step is not None:  # a plugin's class: its description
+            cls = outcome_class(name)
+            return cls.description, f"{cls.label} on {self.day(step)}: {cls.description}"
         return f"neither closure nor a calm by the horizon, {end}", self._unresolved(end)
 
     def _calm_reason(self, calm: int) -> str:
@@ -475,7 +484,7 @@ def tell(
         raise StoryError(f"the runs table has no calm_step: {_OLD_RESULTS}")
     rows = _rows(events, sc)
     teller = _Teller(rows, run_row, sc, staff)
-    name, step = _outcome_of(run_row)
+    name, step = _outcome_of(run_row, scenario_outcome_names(sc))
     label = outcome_class(name).label
     head, reason = teller.judgement()
     run = _int(run_row.get("run"))
@@ -494,17 +503,19 @@ def tell(
 
 
 # ---------------------------------------------------------- choosing a run
-def typical_run(runs: pd.DataFrame, outcome: str) -> int:
+def typical_run(runs: pd.DataFrame, outcome: str, names: Sequence[str] = OUTCOMES) -> int:
     """The typical run of an outcome: its outcome step is the median among that outcome's.
 
     The lower median when their number is even (so that it is some run's step); among
     runs at that step, the lowest run index. Unresolved runs have no outcome step, so the
-    lowest run index among them. StoryError if no run has that outcome.
+    lowest run index among them. StoryError if no run has that outcome. ``names`` are
+    the result's outcome names, which integer codes in ``runs["outcome"]`` index.
     """
     name = _outcome_name(outcome)
     codes = runs["outcome"]
     if pd.api.types.is_integer_dtype(codes):
-        mask = codes.to_numpy() == OUTCOMES.index(name)
+        code = list(names).index(name) if name in names else -1
+        mask = codes.to_numpy() == code
     else:
         mask = codes.astype("object").to_numpy() == name
     chosen = runs[mask]
@@ -520,10 +531,12 @@ def typical_run(runs: pd.DataFrame, outcome: str) -> int:
 
 
 def _outcome_name(text: str) -> str:
+    """An outcome name (any registered class: built-in, or a loaded plugin's)."""
     name = text.strip().lower().replace("-", "_")
-    if name not in OUTCOMES:
+    known = [c.name for c in registered_outcomes()]
+    if name not in known:
         raise StoryError(
-            f"unknown outcome {text!r}; expected a run index or one of {', '.join(OUTCOMES)}"
+            f"unknown outcome {text!r}; expected a run index or one of {', '.join(known)}"
         )
     return name
 
@@ -571,7 +584,9 @@ def run_of(result, choice: int | str):
     if events is None:
         raise StoryError(NO_EVENTS_MESSAGE)
     runs = result.runs
-    run = typical_run(runs, choice) if isinstance(choice, str) else int(choice)
+    run = (
+        typical_run(runs, choice, result.outcome_names) if isinstance(choice, str) else int(choice)
+    )
     ids = runs["run"].to_numpy(np.int64)
     where = np.flatnonzero(ids == run)
     if not len(where):

@@ -36,7 +36,8 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm  # text bar on stderr, also under Jupyter
 
-from sim.outcome_classes import OUTCOMES
+from sim import run_fields
+from sim.outcome_classes import OUTCOMES, outcome_class, scenario_outcome_names
 from sim.policies import plugin_state, restore_plugins
 from sim.results import INCOMPLETE, OutputError, atomic_write, prepare_output_dir, versions
 from sim.runner import check_stop, run_ensemble
@@ -332,55 +333,66 @@ def run_point(
     for name, q in summary["weeks_to_outcome"].items():
         for key in ("q05", "q25", "q50", "q75", "q95"):
             row[f"weeks_{name}_{key}"] = None if q is None else q[key]
-    for sid, q in summary["staff_lost"].items():
-        row[f"staff_lost_mean.{sid}"] = q["mean"]
-    row["offer_accepted"] = summary["why"]["offer_accepted"]["p"]
-    # The codes are positions in OUTCOMES; the names go beside them, so that a file
-    # written under another set of outcomes is recognised instead of misread.
-    row["outcome_names"] = list(OUTCOMES)
+    row.update(run_fields.sweep_columns(ens.fields(), scenario))
+    # The codes are positions in the ensemble's outcome names; the names go beside them,
+    # so that a file written under another set of outcomes is recognised, not misread.
+    row["outcome_names"] = list(ens.outcome_names)
     row["outcome_codes"] = base64.b64encode(ens.outcome.astype(np.int8).tobytes()).decode()
     row["wall_time_s"] = round(time.perf_counter() - started, 4)
     return row
 
 
-def _decode_outcomes(text: str, names: list[str] | None = None) -> np.ndarray:
-    """Per-run outcome codes of a point file, translated to this version's OUTCOMES.
+#: The outcome names of point files written before the names were stored.
+_UNNAMED = ("unresolved", "spiral", "de_escalation")
+
+
+def _decode_outcomes(
+    text: str, names: list[str] | None = None, into: tuple[str, ...] = OUTCOMES
+) -> np.ndarray:
+    """(runs,) per-run outcome codes of a point file, as codes into ``into`` (the sweep's
+    outcome names).
 
     ``names`` are the outcome names the file's codes index (files written before the
     names were stored hold codes into ("unresolved", "spiral", "de_escalation")).
     """
     codes = np.frombuffer(base64.b64decode(text), dtype=np.int8)
-    names = list(names) if names is not None else ["unresolved", "spiral", "de_escalation"]
-    unknown = [n for n in names if n not in OUTCOMES]
+    names = list(names) if names is not None else list(_UNNAMED)
+    unknown = [n for n in names if n not in into]
     if unknown:
         raise SweepError(
-            f"outcome {unknown[0]!r} in a point file is not one of this version's outcomes "
-            f"({', '.join(OUTCOMES)})"
+            f"outcome {unknown[0]!r} in a point file is not one of this sweep's outcomes "
+            f"({', '.join(into)})"
         )
-    table = np.array([OUTCOMES.index(n) for n in names], dtype=np.int8)
+    table = np.array([into.index(n) for n in names], dtype=np.int8)
     return table[codes]
 
 
-def outcome_set_problem(row: dict) -> str | None:
-    """Why a point file's outcomes differ from this version's (None if they agree)."""
+def outcome_set_problem(row: dict, expected: tuple[str, ...] = OUTCOMES) -> str | None:
+    """Why a point file's outcomes differ from the sweep's (None if they agree)."""
     names = row.get("outcome_names")
     if row.get("status") != "ok":
         return None
-    if names is None or list(names) != list(OUTCOMES):
-        found = ", ".join(names) if names else "unresolved, spiral, de_escalation (unnamed)"
-        return f"written under the outcomes ({found}), not ({', '.join(OUTCOMES)})"
+    if names is None or list(names) != list(expected):
+        found = ", ".join(names) if names else f"{', '.join(_UNNAMED)} (unnamed)"
+        return f"written under the outcomes ({found}), not ({', '.join(expected)})"
     return None
 
 
 def paired_difference(
-    codes_a: np.ndarray, codes_b: np.ndarray, outcome: str = "spiral"
+    codes_a: np.ndarray,
+    codes_b: np.ndarray,
+    outcome: str = "spiral",
+    names: tuple[str, ...] = OUTCOMES,
 ) -> dict[str, float]:
     """P(outcome) at b minus at a over the same runs (common random numbers).
 
-    The standard error comes from the per-run differences, which is what makes a
-    paired comparison sharper than comparing two independent estimates.
+    ``codes_a`` and ``codes_b`` are (runs,) codes into ``names``. The standard error
+    comes from the per-run differences, which is what makes a paired comparison
+    sharper than comparing two independent estimates.
     """
-    code = OUTCOMES.index(outcome)
+    if outcome not in names:
+        raise ValueError(f"unknown outcome {outcome!r}; the outcomes are {', '.join(names)}")
+    code = names.index(outcome)
     diff = (codes_b == code).astype(float) - (codes_a == code).astype(float)
     n = len(diff)
     mean = float(diff.mean())
@@ -399,6 +411,8 @@ class SweepResult:
     wall_time: float = 0.0
     out: Path | None = None
     codes: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+    #: The outcome names the ``codes`` index (the scenario's outcome classes).
+    outcome_names: tuple[str, ...] = OUTCOMES
 
     @property
     def failed(self) -> int:
@@ -406,7 +420,7 @@ class SweepResult:
 
     def paired_difference(self, a: int, b: int, outcome: str = "spiral") -> dict[str, float]:
         """Paired difference in P(outcome) between points ``b`` and ``a`` (same runs)."""
-        return paired_difference(self.codes[a], self.codes[b], outcome)
+        return paired_difference(self.codes[a], self.codes[b], outcome, self.outcome_names)
 
     def plot_heatmap(
         self, x: str | None = None, y: str | None = None, outcome: str = "spiral", ax=None
@@ -425,7 +439,9 @@ class SweepResult:
         """P(spiral) and P(de-escalation) against one parameter, with 95% bands."""
         from sim import plots
 
-        return plots.plot_sweep_curve(self.points, x or self.spec.params[0].path, ax=ax)
+        return plots.plot_sweep_curve(
+            self.points, x or self.spec.params[0].path, outcomes=_curves(self.outcome_names), ax=ax
+        )
 
     def plot_sensitivity(self, ax=None):
         """Sobol first-order and total indices (a ``sobol`` design only)."""
@@ -505,11 +521,11 @@ def _point_path(out: Path, index: int) -> Path:
     return out / "points" / f"{index:06d}.json"
 
 
-def _fingerprint(raw: dict, spec: SweepSpec) -> str:
+def _fingerprint(raw: dict, spec: SweepSpec, names: tuple[str, ...]) -> str:
     # The outcome classes are part of what a point means: a resume under another set is
     # refused rather than mixed.
     text = json.dumps(
-        {"scenario": raw, "sweep": spec.to_json(), "outcomes": list(OUTCOMES)},
+        {"scenario": raw, "sweep": spec.to_json(), "outcomes": list(names)},
         sort_keys=True,
         default=str,
     )
@@ -533,11 +549,12 @@ def run_sweep(
     started = time.perf_counter()
     points = spec.points()
     raw = scenario.raw
-    fingerprint = _fingerprint(raw, spec)
+    names = scenario_outcome_names(scenario)
+    fingerprint = _fingerprint(raw, spec, names)
     out_dir = Path(out) if out is not None else None
     done: dict[int, dict] = {}
     if out_dir is not None:
-        done = _prepare_sweep_dir(out_dir, fingerprint, resume, force)
+        done = _prepare_sweep_dir(out_dir, fingerprint, resume, force, names)
         manifest = _manifest(scenario, spec, fingerprint, len(points), workers, scheduler, command)
         manifest["status"] = "running"
         atomic_write(out_dir / INCOMPLETE, lambda h: h.write(_INCOMPLETE_TEXT.encode()))
@@ -579,15 +596,19 @@ def run_sweep(
             manifest.update(status="interrupted", finished=len(results))
             atomic_write(out_dir / "manifest.json", lambda h: h.write(_json(manifest)))
 
-    table, codes = _table(results, points, spec)
-    sensitivity = _sobol(spec, table) if spec.design == "sobol" else None
-    result = SweepResult(spec, table, sensitivity, time.perf_counter() - started, out_dir, codes)
+    table, codes = _table(results, points, spec, names)
+    sensitivity = _sobol(spec, table, names) if spec.design == "sobol" else None
+    result = SweepResult(
+        spec, table, sensitivity, time.perf_counter() - started, out_dir, codes, names
+    )
     if out_dir is not None:
         _write_outputs(result, scenario, fingerprint, workers, scheduler, command, csv)
     return result
 
 
-def _prepare_sweep_dir(out: Path, fingerprint: str, resume: bool, force: bool) -> dict[int, dict]:
+def _prepare_sweep_dir(
+    out: Path, fingerprint: str, resume: bool, force: bool, names: tuple[str, ...]
+) -> dict[int, dict]:
     """Check or create the output directory; with ``resume``, the points already done."""
     if resume:
         manifest_path = out / "manifest.json"
@@ -602,7 +623,7 @@ def _prepare_sweep_dir(out: Path, fingerprint: str, resume: bool, force: bool) -
         done = {}
         for path in sorted((out / "points").glob("*.json")):
             row = json.loads(path.read_text())
-            problem = outcome_set_problem(row)
+            problem = outcome_set_problem(row, names)
             if problem:
                 raise SweepError(
                     f"{path}: {problem}; this version cannot resume it (start anew with "
@@ -620,24 +641,39 @@ def _prepare_sweep_dir(out: Path, fingerprint: str, resume: bool, force: bool) -
     return {}
 
 
+def _compared(names: tuple[str, ...]) -> list[str]:
+    """The outcomes whose paired differences and Sobol indices a sweep reports."""
+    return [name for name in ("spiral", "de_escalation") if name in names]
+
+
+def _worst(names: tuple[str, ...]) -> str:
+    """The tracked outcome of highest precedence: spiral, unless the scenario chose others."""
+    return max((outcome_class(n) for n in names), key=lambda c: c.precedence).name
+
+
+def _curves(names: tuple[str, ...]) -> list[str]:
+    """The outcomes a sweep's curve shows: spiral and de-escalation, else the worst."""
+    return _compared(names) or [_worst(names)]
+
+
 def _table(
-    results: dict[int, dict], points: list[dict], spec: SweepSpec
+    results: dict[int, dict], points: list[dict], spec: SweepSpec, names: tuple[str, ...]
 ) -> tuple[pd.DataFrame, dict[int, np.ndarray]]:
     rows, codes = [], {}
     for index, point in enumerate(points):
         row = dict(results[index])
         overrides = row.pop("overrides", point)
         encoded = row.pop("outcome_codes", None)
-        names = row.pop("outcome_names", None)
+        stored = row.pop("outcome_names", None)
         if encoded is not None:
-            codes[index] = _decode_outcomes(encoded, names)
+            codes[index] = _decode_outcomes(encoded, stored, names)
         rows.append({"point": index, **overrides, **{k: v for k, v in row.items() if k != "point"}})
     table = pd.DataFrame(rows)
     if len(spec.params) == 1 and spec.design == "grid" and len(points) > 1:
         # Consecutive points of a one-parameter sweep, compared over the same runs.
-        for name in ("spiral", "de_escalation"):
+        for name in _compared(names):
             diffs = [None] + [
-                paired_difference(codes[i - 1], codes[i], name)
+                paired_difference(codes[i - 1], codes[i], name, names)
                 if i in codes and i - 1 in codes
                 else None
                 for i in range(1, len(points))
@@ -647,7 +683,7 @@ def _table(
     return table, codes
 
 
-def _sobol(spec: SweepSpec, table: pd.DataFrame) -> dict | None:
+def _sobol(spec: SweepSpec, table: pd.DataFrame, names: tuple[str, ...]) -> dict | None:
     """First-order and total Sobol indices of P(spiral) and P(de-escalation) (SALib)."""
     from SALib.analyze import sobol as sobol_analyze
 
@@ -655,7 +691,7 @@ def _sobol(spec: SweepSpec, table: pd.DataFrame) -> dict | None:
         return None  # Sobol estimators need every point of the design
     problem = spec.Problem()
     out = {}
-    for name in ("spiral", "de_escalation"):
+    for name in _compared(names):
         y = table[f"p_{name}"].to_numpy(dtype=float)
         si = sobol_analyze.analyze(
             problem, y, calc_second_order=False, seed=spec.seed, print_to_console=False
@@ -730,11 +766,14 @@ def _plots(result: SweepResult) -> list[str]:
     written = []
     if spec.design == "grid" and len(spec.params) == 2:
         x, y = (p.path for p in spec.params)
-        fig = plots.plot_sweep_heatmap(table, x, y, outcome="spiral")
-        plots.save_figure(fig, out / "sweep_heatmap_spiral.png")
-        written.append("sweep_heatmap_spiral.png")
+        worst = _worst(result.outcome_names)
+        fig = plots.plot_sweep_heatmap(table, x, y, outcome=worst)
+        plots.save_figure(fig, out / f"sweep_heatmap_{worst}.png")
+        written.append(f"sweep_heatmap_{worst}.png")
     elif len(spec.params) == 1:
-        fig = plots.plot_sweep_curve(table, spec.params[0].path)
+        fig = plots.plot_sweep_curve(
+            table, spec.params[0].path, outcomes=_curves(result.outcome_names)
+        )
         plots.save_figure(fig, out / "sweep_curve.png")
         written.append("sweep_curve.png")
     if result.sensitivity is not None:

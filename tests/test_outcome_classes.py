@@ -12,8 +12,10 @@ The invariants (sim/outcome_classes.py):
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
+import matplotlib.colors
 import numpy as np
 import pytest
 from conftest import ev, two_state
@@ -22,6 +24,7 @@ from test_invariants import PROPERTY, scenarios
 
 from sim.outcome_classes import (
     DE_ESCALATION,
+    DEFAULT_CLASSES,
     DISPLAY_ORDER,
     OUTCOME_CLASSES,
     OUTCOMES,
@@ -29,13 +32,21 @@ from sim.outcome_classes import (
     SPIRAL,
     TIMED_OUTCOMES,
     UNRESOLVED,
+    OutcomeClass,
+    OutcomeError,
+    OutcomeTracker,
+    check_outcome_classes,
     outcome_class,
+    outcome_names,
+    register_outcome,
+    registered_outcomes,
 )
 from sim.outcomes import cumulative_incidence, outcome_table
 from sim.runner import run_ensemble
 from sim.scenario import load_scenario
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+PLUGINS = Path(__file__).resolve().parent / "plugins"
 SHIPPED = sorted(p.name for p in SCENARIOS.glob("*.toml"))
 HOSTILE = {"expel", "cap", "ban_local_hires", "close_consulate", "visa_denial", "suspend"}
 
@@ -167,12 +178,161 @@ def test_a_closure_after_a_calm_is_a_spiral_at_the_closure():
     assert ens.outcome_step[0] == 14
 
 
-def test_outcomes_are_declared_once_with_distinct_styles():
+def test_the_built_ins_keep_their_codes_and_display_order():
     assert OUTCOMES == tuple(c.name for c in OUTCOME_CLASSES)
-    assert {c.name for c in DISPLAY_ORDER} == set(OUTCOMES)
-    for attr in ("color", "marker", "hatch", "label"):
-        values = [getattr(c, attr) for c in OUTCOME_CLASSES]
-        assert len(set(map(str, values))) == len(values), attr
+    assert OUTCOMES == ("unresolved", "spiral", "de_escalation", "relapse")
+    assert (UNRESOLVED, SPIRAL, DE_ESCALATION, RELAPSE) == (0, 1, 2, 3)
+    assert outcome_names() == OUTCOMES == outcome_names(DEFAULT_CLASSES)
+    assert [c.name for c in DISPLAY_ORDER] == ["de_escalation", "relapse", "spiral", "unresolved"]
     assert [c.name for c in OUTCOME_CLASSES if not c.timed] == ["unresolved"]
     with pytest.raises(ValueError, match="unknown outcome 'closed'; the outcomes are"):
         outcome_class("closed")
+
+
+# ------------------------------------------------ every registered outcome class
+@pytest.fixture(scope="module")
+def every_class():
+    """Every registered class (the example plugin's too), tracked in one ensemble."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.syspath_prepend(str(PLUGINS))
+        importlib.import_module("example_outcome")
+    registered = registered_outcomes()
+    assert "halved" in {c.name for c in registered}
+    sc = load_scenario(SCENARIOS / "us_russia_2021.toml").with_overrides(
+        {"outcomes.closure_threshold": 30}
+    )
+    sc.outcomes.classes = [c.name for c in registered if c.timed]
+    return registered, run_ensemble(sc, 400, keep_trajectories=True)
+
+
+def test_every_registered_class_has_a_complete_and_distinct_style(every_class):
+    registered, _ = every_class
+    for attr in ("label", "color", "linestyle", "marker", "hatch", "precedence"):
+        values = [str(getattr(c, attr)) for c in registered]
+        assert all(values), attr
+        assert len(set(values)) == len(values), attr
+    for c in registered:
+        assert matplotlib.colors.is_color_like(c.color)
+        assert c.description and c.name == c.name.lower()
+        assert c.timed == (c.name != "unresolved")
+        assert all(outcome_class(r).timed for r in c.requires)
+
+
+def test_classification_partitions_the_runs_by_highest_precedence(every_class):
+    registered, ens = every_class
+    names = ens.outcome_names
+    assert set(names) == {c.name for c in registered}
+    assert names[0] == "unresolved" and list(names[1:4]) == ["spiral", "de_escalation", "relapse"]
+    counts = np.bincount(ens.outcome, minlength=len(names))
+    assert len(counts) == len(names) and counts.sum() == ens.n_runs
+    assert (counts[1:] > 0).all(), dict(zip(names, counts, strict=True))
+    table = ens.summary()["outcomes"]
+    assert [table[n]["count"] for n in names] == counts.tolist()
+
+
+def test_every_class_is_dated_within_the_forecast(every_class):
+    _, ens = every_class
+    sc = ens.scenario
+    for code, name in enumerate(ens.outcome_names):
+        steps = ens.outcome_step[ens.outcome == code]
+        if outcome_class(name).timed:
+            assert ((steps >= sc.forecast_step) & (steps < sc.n_steps)).all(), name
+        else:
+            assert (steps == -1).all()
+
+
+def test_every_cumulative_incidence_ends_at_the_horizon_table(every_class):
+    _, ens = every_class
+    sc = ens.scenario
+    n_forecast = sc.n_steps - sc.forecast_step
+    cif = cumulative_incidence(
+        ens.outcome, ens.outcome_step, sc.forecast_step, n_forecast, ens.outcome_names
+    )
+    table = outcome_table(ens.outcome, ens.outcome_names)
+    assert set(cif) == {n for n in ens.outcome_names if n != "unresolved"}
+    for name, curve in cif.items():
+        assert len(curve) == n_forecast
+        assert (np.diff(curve) >= 0).all()
+        assert curve[-1] == pytest.approx(table[name]["p"], abs=1e-12)
+
+
+def test_the_engine_tracks_only_the_chosen_classes():
+    sc = calm_then_flare(12)
+    sc.outcomes.classes = ["spiral"]
+    ens = run_ensemble(sc, 1)
+    assert ens.outcome_names == ("unresolved", "spiral")
+    assert ens.outcome.tolist() == [0] and ens.calm_step.tolist() == [-1]
+    sc.outcomes.classes = ["spiral", "de_escalation"]  # a calm, not judged again
+    ens = run_ensemble(sc, 1)
+    assert ens.outcome_names[ens.outcome[0]] == "de_escalation"
+    assert ens.outcome_step.tolist() == ens.calm_step.tolist() == [5]
+
+
+# ------------------------------------------------------- [outcomes] classes
+def test_check_outcome_classes():
+    assert check_outcome_classes(None, "outcomes.classes") == (list(DEFAULT_CLASSES), [])
+    names, problems = check_outcome_classes(
+        ["spiral", "unresolved", "de_escalation"], "outcomes.classes"
+    )
+    assert names == ["spiral", "de_escalation"] and problems == []
+    _, problems = check_outcome_classes(["spirall", 3, "spiral", "spiral"], "outcomes.classes")
+    assert [p for p, _ in problems] == [
+        "outcomes.classes.0",
+        "outcomes.classes.1",
+        "outcomes.classes.3",
+    ]
+    assert "did you mean 'spiral'?" in problems[0][1] and "listed twice" in problems[2][1]
+    _, problems = check_outcome_classes(["relapse"], "outcomes.classes")
+    assert problems == [
+        ("outcomes.classes", "'relapse' is judged from 'de_escalation': list 'de_escalation' too")
+    ]
+    _, problems = check_outcome_classes("spiral", "outcomes.classes")
+    assert problems and "expected an array" in problems[0][1]
+
+
+class _Never(OutcomeTracker):
+    def update(self, view, t):
+        pass
+
+
+def test_register_outcome_refuses_clashes_and_bad_declarations():
+    spiral = outcome_class("spiral")
+    assert register_outcome(spiral) is spiral  # the same class again: harmless
+    base = {
+        "name": "frozen",
+        "label": "frozen",
+        "description": "never reached",
+        "color": "#000000",
+        "linestyle": (0, (1, 3)),
+        "marker": "x",
+        "hatch": "--",
+        "precedence": 50,
+        "tracker": _Never,
+    }
+    for change, message in [
+        ({"name": "spiral"}, "exists already"),
+        ({"name": "Frozen"}, "lowercase"),
+        ({"color": "#D55E00"}, "color '#D55E00' is that of 'spiral'"),
+        ({"marker": "o"}, "marker 'o' is that of 'spiral'"),
+        ({"precedence": 300}, "precedence 300 is that of 'spiral'"),
+        ({"precedence": 0}, "precedence above 0"),
+        ({"tracker": None}, "expected a tracker"),
+        ({"tracker": dict}, "subclassing OutcomeTracker"),
+        ({"color": "black"}, "#RRGGBB"),
+        ({"requires": ("thawed",)}, "requires 'thawed'"),
+    ]:
+        with pytest.raises(OutcomeError, match=message):
+            register_outcome(OutcomeClass(**{**base, **change}))
+    assert "frozen" not in {c.name for c in registered_outcomes()}
+
+
+def test_trackers_see_a_read_only_view():
+    from sim.model import EscalationModel
+
+    model = EscalationModel(calm_then_flare(None))
+    view = model.outcome_view
+    assert list(model.trackers) == ["spiral", "relapse", "de_escalation"]  # by precedence
+    for array in (view.totals, view.watched, view.last_hostile, view.first_step("spiral")):
+        with pytest.raises(ValueError, match="read-only"):
+            array[...] = 0
+    assert (view.first_step("halved_or_not") == -1).all()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import weakref
 from pathlib import Path
 
@@ -9,7 +10,9 @@ import mesa
 import numpy as np
 import pytest
 
+from sim import run_fields
 from sim.model import OUTCOMES, EscalationModel
+from sim.run_fields import RUN_FIELDS
 from sim.runner import run_ensemble
 from sim.scenario import load_scenario
 
@@ -82,3 +85,73 @@ def test_a_finished_block_is_freed():
     model.release()
     assert buffers() is None
     assert model not in getattr(mesa.Agent, "_ids", {})
+
+
+# ------------------------------------------------------------- per-run fields
+def test_block_results_have_the_declared_fields_dtypes_and_shapes():
+    sc = load_scenario(SCENARIO)
+    result = EscalationModel(sc, runs=np.arange(30)).run()
+    per = {"run": (30,), "mission": (len(sc.missions), 30), "state": (len(sc.states), 30)}
+    declared = [f.name for f in RUN_FIELDS]
+    assert [f.name for f in dataclasses.fields(result) if f.name in declared] == declared
+    for f in RUN_FIELDS:
+        array = getattr(result, f.name)
+        assert array.dtype == np.dtype(f.dtype), f.name
+        assert array.shape == per[f.per], f.name
+    assert result.outcome_names == OUTCOMES
+
+
+def test_the_runs_table_columns_derive_from_the_fields(ensemble):
+    table = ensemble.runs_table()
+    # The columns and dtypes that docs, tests and saved results rely on.
+    assert list(table.columns) == [
+        "run",
+        "outcome",
+        "outcome_step",
+        "outcome_date",
+        "weeks_to_outcome",
+        "calm_step",
+        "calm_date",
+        "offer_accepted",
+        "closed_mission",
+        "final_staff.us_in_russia",
+        "final_staff.russia_in_us",
+        "staff_lost.us",
+        "staff_lost.russia",
+        "hostile_acts.us",
+        "hostile_acts.russia",
+        "conciliatory_acts.us",
+        "conciliatory_acts.russia",
+    ]
+    dtypes = {c: str(t) for c, t in table.dtypes.items()}
+    assert dtypes["outcome"] == dtypes["closed_mission"] == "category"
+    assert dtypes["outcome_step"] == dtypes["calm_step"] == "Int64"
+    assert dtypes["final_staff.us_in_russia"] == "int32" and dtypes["staff_lost.us"] == "int64"
+    assert dtypes["offer_accepted"] == "bool" and dtypes["weeks_to_outcome"] == "float64"
+    # Read back, the table gives the ensemble's arrays, bit for bit.
+    back = run_fields.from_table(table, ensemble.scenario, ensemble.outcome_names)
+    for name, array in ensemble.fields().items():
+        assert back[name].dtype == array.dtype and np.array_equal(back[name], array), name
+    # A table from before calm_step was recorded reads as "never calmed".
+    old = run_fields.from_table(
+        table.drop(columns=["calm_step", "calm_date"]), ensemble.scenario, OUTCOMES
+    )
+    assert (old["calm_step"] == -1).all()
+    with pytest.raises(ValueError, match="'de_escalation' is not one of this scenario's outcomes"):
+        run_fields.from_table(table, ensemble.scenario, ("unresolved", "relapse"))
+
+
+def test_memory_and_sweep_columns_derive_from_the_fields(ensemble):
+    sc = ensemble.scenario
+    m, s = len(sc.missions), len(sc.states)
+    held = sum(a.nbytes for a in ensemble.fields().values())
+    assert run_fields.bytes_per_run(m, s) * ensemble.n_runs == held
+    columns = run_fields.sweep_columns(ensemble.fields(), sc)
+    summary = ensemble.summary()
+    assert columns == {
+        "offer_accepted": summary["why"]["offer_accepted"]["p"],
+        "staff_lost_mean.us": summary["staff_lost"]["us"]["mean"],
+        "staff_lost_mean.russia": summary["staff_lost"]["russia"]["mean"],
+    }
+    for name in ("final_staff", "staff_lost", "hostile_acts", "conciliatory_acts"):
+        assert set(summary[name]) == set(sc.missions if name == "final_staff" else sc.states)

@@ -24,6 +24,7 @@ from sim.sweep import (
     SweepError,
     SweepSpec,
     _decode_outcomes,
+    outcome_set_problem,
     paired_difference,
     parse_param,
     run_sweep,
@@ -423,3 +424,23 @@ def test_the_docs_example_table_is_what_the_sweep_prints(capsys):
     printed = [line.rstrip() for line in capsys.readouterr().out.split("\n")]
     start = printed.index(quoted_rows[0].rstrip())
     assert printed[start : start + len(quoted_rows)] == [r.rstrip() for r in quoted_rows]
+
+
+def test_codes_are_read_through_the_sweeps_outcome_names():
+    """A sweep's codes index its own outcome names (a scenario may choose other classes):
+    point files are decoded into them, and paired differences are taken by name."""
+    mine = ("unresolved", "spiral", "de_escalation")
+    stored = ["unresolved", "de_escalation", "spiral"]
+    text = base64.b64encode(np.array([0, 1, 2, 2], dtype=np.int8).tobytes()).decode()
+    codes = _decode_outcomes(text, stored, mine)
+    assert [mine[c] for c in codes] == ["unresolved", "de_escalation", "spiral", "spiral"]
+    with pytest.raises(SweepError, match="'relapse' in a point file is not one of this sweep"):
+        _decode_outcomes(text, ["unresolved", "relapse", "spiral"], mine)
+    a, b = np.array([0, 1, 1, 2]), np.array([1, 1, 2, 2])
+    assert paired_difference(a, b, "spiral", mine)["diff"] == pytest.approx(0.0)
+    assert paired_difference(a, b, "de_escalation", mine)["diff"] == pytest.approx(0.25)
+    with pytest.raises(ValueError, match="unknown outcome 'relapse'"):
+        paired_difference(a, b, "relapse", mine)
+    row = {"status": "ok", "outcome_names": list(mine)}
+    assert outcome_set_problem(row, mine) is None
+    assert "not (unresolved, spiral, de_escalation, relapse)" in outcome_set_problem(row)
