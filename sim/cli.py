@@ -22,7 +22,7 @@ from typing import Any
 from sim import api, resources
 from sim.distributions import scenario_distributions
 from sim.measures import Kind
-from sim.outcome_classes import DISPLAY_ORDER
+from sim.outcome_classes import display_order
 from sim.policies import (
     COMMON_PARAMS,
     POLICIES,
@@ -192,10 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--run",
         required=True,
         metavar="N|OUTCOME",
-        help="a run index, or an outcome (spiral, de_escalation, relapse, unresolved) for its "
-        "typical run: the run whose outcome step is the median among the runs of that "
-        "outcome (the lower median if their number is even), ties to the lowest run index; "
-        "for unresolved (no outcome step), the lowest run index",
+        help="a run index, or an outcome (spiral, de_escalation, relapse, unresolved, or a "
+        "plugin's) for its typical run: the run whose outcome step is the median among the "
+        "runs of that outcome (the lower median if their number is even), ties to the lowest "
+        "run index; for unresolved (no outcome step), the lowest run index",
     )
     story.add_argument(
         "--history", action="store_true", help="also show the acts before the forecast start"
@@ -205,7 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
         "calibrate",
         help="estimate the states' policy parameters from the event record (ABC-SMC)",
         description="Fit each state's response probability, ratio, lag, choice of instrument "
-        "and rate of initiatives to the scenario's dated events up to --until, by "
+        "and rate of initiatives (or, with --policy, the parameters of another policy that "
+        "declare a prior) to the scenario's dated events up to --until, by "
         "approximate Bayesian computation with a sequential Monte Carlo sampler "
         "(docs/calibration.md).",
     )
@@ -216,6 +217,13 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--states", metavar="A,B", help="states to calibrate (default: every state)")
     cal.add_argument("--particles", type=_whole_number(50, "particles", 100_000), default=1000)
     cal.add_argument("--generations", type=_whole_number(1, "generations", 50), default=10)
+    cal.add_argument(
+        "--policy",
+        default="proportional",
+        metavar="KIND",
+        help="the policy to fit (default: proportional): its parameters that declare a prior "
+        "are calibrated (docs/calibration.md)",
+    )
     cal.add_argument(
         "--fix",
         action="append",
@@ -265,14 +273,15 @@ def build_parser() -> argparse.ArgumentParser:
     back.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
     pol = sub.add_parser("policies", help="list the policies with their parameters")
-    for command in (run, val, sweep, pol, cal, back):
+    for command in (run, val, sweep, pol, cal, back, plot, story):
         command.add_argument(
             "--plugin",
             dest="plugins",
             action="append",
             default=[],
             metavar="MODULE",
-            help="import MODULE (on the Python path) and register the policies it defines",
+            help="import MODULE (on the Python path) and register the policies, instruments "
+            "and outcome classes it defines",
         )
     return parser
 
@@ -364,7 +373,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: list[str]) -> int:
     try:
         args = build_parser().parse_args(argv)
-        if args.command in ("run", "validate", "sweep", "policies", "calibrate", "backtest"):
+        if args.command in (
+            "run",
+            "validate",
+            "sweep",
+            "policies",
+            "calibrate",
+            "backtest",
+            "story",
+            "plot",
+        ):
             load_entry_point_policies()
             for module in args.plugins:
                 load_plugin_module(module)
@@ -583,10 +601,16 @@ def format_sweep(result, scenario: Scenario, limit: int = 40) -> str:
     header = "".join(f"{p.split('.', 1)[-1][-24:]:>26}" for p in paths)
     paired = "paired_diff_spiral" in table.columns
     extra = f"{'change in P(spiral) [95% CI]':>34}" if paired else ""
-    lines.append(
-        f"{'point':>6}{header}   {'P(spiral) [95% CI]':<24}{'P(relapse)':>12}"
-        f"{'P(de-escalation)':>18}{extra}"
+    # P(spiral) with its interval, then each other class of the sweep's own outcomes.
+    others = sorted(
+        (c for c in display_order(result.outcome_names) if c.name not in ("spiral", "unresolved")),
+        key=lambda c: -c.precedence,
     )
+    widths = [max(12, len(c.label) + 5) for c in others]
+    others_header = "".join(
+        f"{'P(' + c.label + ')':>{w}}" for c, w in zip(others, widths, strict=True)
+    )
+    lines.append(f"{'point':>6}{header}   {'P(spiral) [95% CI]':<24}{others_header}{extra}")
     for row in table.head(limit).to_dict("records"):
         values = "".join(f"{_cell(row[p]):>26}" for p in paths)
         if row["status"] == "ok":
@@ -600,10 +624,10 @@ def format_sweep(result, scenario: Scenario, limit: int = 40) -> str:
                     f"{row['paired_diff_spiral']:+.3f} [{row['paired_ci95_low_spiral']:+.3f}, "
                     f"{row['paired_ci95_high_spiral']:+.3f}]"
                 )
-            lines.append(
-                f"{row['point']:>6}{values}   {spiral:<24}{row['p_relapse']:>12.3f}"
-                f"{row['p_de_escalation']:>18.3f}{change:>34}"
+            cells = "".join(
+                f"{row['p_' + c.name]:>{w}.3f}" for c, w in zip(others, widths, strict=True)
             )
+            lines.append(f"{row['point']:>6}{values}   {spiral:<24}{cells}{change:>34}")
         else:
             lines.append(f"{row['point']:>6}{values}   failed: {row['error']}")
     if paired:
@@ -612,7 +636,7 @@ def format_sweep(result, scenario: Scenario, limit: int = 40) -> str:
         lines.append(f"... {len(table) - limit:,} more points (see --out or --json)")
     if result.sensitivity:
         lines.append("\nSobol indices of P(spiral): first-order S1 and total ST (95% conf.)")
-        si = result.sensitivity["spiral"]
+        si = result.sensitivity.get("spiral") or next(iter(result.sensitivity.values()))
         for i, name in enumerate(si["names"]):
             lines.append(
                 f"  {name:<40} S1 {si['S1'][i]:6.3f} ± {si['S1_conf'][i]:.3f}   "
@@ -638,8 +662,8 @@ def _cmd_calibrate(args: argparse.Namespace, argv: list[str]) -> int:
     if target is not None and target.exists() and not args.force:
         raise UsageError(f"--write-scenario {target}: exists; use --force to replace it")
     settings = cal_mod.SMCSettings(particles=args.particles, generations=args.generations)
-    fixed = {name: value for name, value in map(_calibration_value, args.fix)}
-    priors = {name: bounds for name, bounds in map(_calibration_prior, args.prior)}
+    fixed = dict(_calibration_value(text, args.policy) for text in args.fix)
+    priors = dict(_calibration_prior(text, args.policy) for text in args.prior)
     command = ["escalation-sim", *argv]
     try:
         with staged_output(args.out, args.force, command) if args.out else nullcontext() as staging:
@@ -651,6 +675,7 @@ def _cmd_calibrate(args: argparse.Namespace, argv: list[str]) -> int:
                 seed=args.seed,
                 fixed=fixed,
                 priors=priors,
+                policy=args.policy,
             )
             checks = cal_mod.predictive_checks(cal) if staging is not None else None
             report = cal_mod.report(cal, checks)
@@ -738,31 +763,44 @@ def _format_backtest(table, scores, runs: int) -> str:
     return "\n".join(lines)
 
 
-def _calibration_name(text: str, flag: str) -> tuple[str, str]:
-    from sim.calibrate import CALIBRATED
+def _calibratable(policy: str) -> dict:
+    from sim.calibrate import CalibrationError, calibratable
 
+    try:
+        return calibratable(policy)
+    except CalibrationError as exc:
+        raise UsageError(f"--policy {policy}: {exc}") from None
+
+
+def _calibration_name(text: str, flag: str, policy: str = "proportional") -> tuple[str, str]:
+    known = _calibratable(policy)
     name, sep, value = text.partition("=")
     name = name.strip()
-    if not sep or name not in CALIBRATED:
-        raise UsageError(f"{flag} {text!r}: expected NAME=..., NAME one of {', '.join(CALIBRATED)}")
+    if not sep or name not in known:
+        raise UsageError(
+            f"{flag} {text!r}: expected NAME=..., NAME one of {', '.join(known)} "
+            f"(the parameters of {policy} with a prior)"
+        )
     return name, value.strip()
 
 
-def _calibration_value(text: str) -> tuple[str, float | int]:
-    name, value = _calibration_name(text, "--fix")
+def _calibration_value(text: str, policy: str = "proportional") -> tuple[str, float | int]:
+    name, value = _calibration_name(text, "--fix", policy)
     try:
         number = float(value)
     except ValueError:
         raise UsageError(f"--fix {text!r}: expected a number after =") from None
-    if name == "lag":
+    if _calibratable(policy)[name].scale == "floor":  # whole numbers: lag, int parameters
         if not number.is_integer():
-            raise UsageError(f"--fix {text!r}: expected whole steps")
+            raise UsageError(
+                f"--fix {text!r}: expected whole {'steps' if name == 'lag' else 'numbers'}"
+            )
         return name, int(number)
     return name, number
 
 
-def _calibration_prior(text: str) -> tuple[str, tuple[float, float]]:
-    name, value = _calibration_name(text, "--prior")
+def _calibration_prior(text: str, policy: str = "proportional") -> tuple[str, tuple[float, float]]:
+    name, value = _calibration_name(text, "--prior", policy)
     low, _, high = value.partition(":")
     try:
         return name, (float(low), float(high))
@@ -903,7 +941,8 @@ def format_summary(ens: Ensemble, s: dict) -> str:
     for rec in s.get("events_added", []):
         lines.append(f"what-if: {_describe_added(rec)}")
     lines += ["", f"{'outcome':<15}{'P':>7}   {'95% CI':<16}{'runs':>8}   median weeks to it"]
-    for cls in DISPLAY_ORDER:
+    shown = display_order(ens.outcome_names)
+    for cls in shown:
         o = s["outcomes"][cls.name]
         lo, hi = o["ci95"]
         ci = f"[{100 * lo:4.1f}, {100 * hi:4.1f}]%"
@@ -923,7 +962,7 @@ def format_summary(ens: Ensemble, s: dict) -> str:
         marks.append(("horizon", n))
     header = "".join(f"{label:>9}" for label, _ in marks)
     lines += ["", f"{'reached by':<15}{header}"]
-    for cls in DISPLAY_ORDER:
+    for cls in shown:
         if cls.timed:
             cells = "".join(f"{_pct(cif[cls.name][steps - 1]):>9}" for _, steps in marks)
             lines.append(f"{cls.label:<15}{cells}")
@@ -954,7 +993,7 @@ def format_summary(ens: Ensemble, s: dict) -> str:
             f"  in this model, if {whatif['state']} takes {whatif['offerer']}'s offer of "
             f"{whatif['offer_date']} (accepting on {whatif['accepted_on']}), same runs:"
         )
-        for cls in DISPLAY_ORDER:
+        for cls in shown:
             o = whatif["outcomes"][cls.name]
             lines.append(
                 f"    {cls.label:<14}{_pct(o['base'])} -> {_pct(o['whatif'])}   "
@@ -974,12 +1013,12 @@ def format_summary(ens: Ensemble, s: dict) -> str:
             part = why[key]
             if part:
                 shares = ", ".join(
-                    f"{cls.label} {_pct(part[cls.name]['p']).strip()}" for cls in DISPLAY_ORDER
+                    f"{cls.label} {_pct(part[cls.name]['p']).strip()}" for cls in shown
                 )
                 lines.append(f"    offer {label} ({part['runs']:,} runs): {shares}")
     elif any(ev.kind == Kind.OFFER for ev in sc.events):
         lines.append("  the conditional offer was never accepted")
-    spirals = s["outcomes"]["spiral"]["count"]
+    spirals = s["outcomes"].get("spiral", {}).get("count", 0)
     if spirals:
         parts = ", ".join(
             f"{mid} {100 * c / spirals:.0f}%" for mid, c in why["spirals_by_closed_mission"].items()

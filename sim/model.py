@@ -17,48 +17,57 @@ same trajectory in a block of 1 or of 100,000.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import field, make_dataclass
 
 import mesa
 import numpy as np
 
 from sim import event_record as er
+from sim import run_fields
 from sim.agents import Relation, StateAgent
 from sim.distributions import ParamDraws
+from sim.engine import instruments
+from sim.engine.missions import NO_LIMIT, Kind, Missions, whole_staff
+from sim.engine.state import Announcements
 from sim.event_record import EventLog
-from sim.measures import NO_LIMIT, VISA_SPAN, Kind, Missions, whole_staff
-from sim.outcome_classes import DE_ESCALATION, OUTCOMES, RELAPSE, SPIRAL, UNRESOLVED
+from sim.outcome_classes import DE_ESCALATION as DE_ESCALATION  # built-in codes, re-exported
+from sim.outcome_classes import (
+    OUTCOMES,
+    OutcomeView,
+    outcome_class,
+    scenario_outcome_names,
+)
+from sim.outcome_classes import RELAPSE as RELAPSE
+from sim.outcome_classes import SPIRAL as SPIRAL
+from sim.outcome_classes import UNRESOLVED as UNRESOLVED
 from sim.policies import COMMON_PARAMS
 from sim.rng import RunStreams, slot
-from sim.scenario import EventSpec, Scenario
+from sim.spec import EventSpec, Scenario
 
 __all__ = ["OUTCOMES", "BlockResult", "EscalationModel"]
 
-# Plain ints for the hot paths (an IntEnum member lookup costs a Python call).
-_EXPEL, _CLOSE_CONSULATE = int(Kind.EXPEL), int(Kind.CLOSE_CONSULATE)
+#: Allies join each other's measures by expelling ``solidarity_size`` diplomats
+#: (docs/scenario-format.md, ``solidarity``).
+_SOLIDARITY = instruments.code_of("expel")
 
 
-@dataclass
-class BlockResult:
-    """Per-run results of one block."""
-
-    runs: np.ndarray  # global run indices
-    outcome: np.ndarray  # int8 codes into OUTCOMES
-    outcome_step: np.ndarray  # step at which the outcome was reached (-1: unresolved)
-    calm_step: np.ndarray  # step at which the run first calmed (-1: never), any class
-    final_staff: np.ndarray  # (missions, runs) total staff at the horizon
-    #: (states, runs): staff removed from each state's missions since the forecast start,
-    #: and the hostile and conciliatory measures each state took in the forecast.
-    staff_lost: np.ndarray
-    hostile_acts: np.ndarray
-    conciliatory_acts: np.ndarray
-    offer_accepted: np.ndarray  # bool: a conditional offer was accepted
-    closed_mission: np.ndarray  # index of the watched mission whose closure made the spiral (-1)
-    trajectories: np.ndarray | None  # (steps, missions, runs) total staff after each step
-    #: The event record of the block's runs (sim.event_record), with keep_events.
-    events: object = None
-    #: Per-run values of parameters drawn from distributions (or given), by dotted path.
-    drawn: dict[str, np.ndarray] = field(default_factory=dict)
+BlockResult = make_dataclass(
+    "BlockResult",
+    [
+        ("runs", np.ndarray),  # global run indices
+        # One array per per-run field of sim.run_fields (outcome, outcome_step,
+        # calm_step, ..., final_staff): (runs,), (missions, runs) or (states, runs).
+        *run_fields.dataclass_fields(),
+        ("trajectories", np.ndarray | None),  # (steps, missions, runs) staff after each step
+        # The outcome names the codes in ``outcome`` index (sim.outcome_classes).
+        ("outcome_names", tuple, field(default=OUTCOMES)),
+        # The event record of the block's runs (sim.event_record), with keep_events.
+        ("events", object, field(default=None)),
+        # Per-run values of parameters drawn from distributions (or given), by dotted path.
+        ("drawn", dict, field(default_factory=dict)),
+    ],
+    namespace={"__doc__": "Per-run results of one block.", "__module__": __name__},
+)
 
 
 class EscalationModel(mesa.Model):
@@ -67,7 +76,7 @@ class EscalationModel(mesa.Model):
     Parameters
     ----------
     scenario:
-        A validated :class:`~sim.scenario.Scenario`.
+        A validated :class:`~sim.spec.Scenario`.
     runs:
         Global indices of the runs to simulate (default: ``range(scenario.runs)``).
     seed:
@@ -137,6 +146,8 @@ class EscalationModel(mesa.Model):
                 "local_hire_ceiling": NO_LIMIT
                 if m.local_hire_ceiling is None
                 else m.local_hire_ceiling,
+                # Fields that instrument plugins add to missions (their staff pools).
+                **getattr(m, "extra", {}),
             }
             for m in specs
         ]
@@ -192,50 +203,40 @@ class EscalationModel(mesa.Model):
 
         m, r = len(self.mission_ids), self.n_runs
         # What was announced this step, and last step (what agents observe now).
-        self.ann_size = np.zeros((m, r))
-        self.ann_kind = np.zeros((m, r), dtype=np.int8)
-        self.ann_largest = np.zeros((m, r))  # size of the largest single act (for its kind)
-        self.ann_concil = np.zeros((m, r))
-        self.ann_initiative = np.zeros((m, r))  # hostile acts other than solidarity ones
-        self.prev_size = np.zeros((m, r))
-        self.prev_initiative = np.zeros((m, r))
-        self.prev_kind = np.zeros((m, r), dtype=np.int8)
-        self.prev_concil = np.zeros((m, r))
-        # Event-record rows of the largest act announced on each mission (this step and
-        # the last), of the latest own initiative and of the latest conciliatory move:
-        # what an answer, a solidarity measure or a reciprocation refers to.
-        self.ann_ref = np.full((m, r), -1, dtype=np.int64)
-        self.prev_ref = np.full((m, r), -1, dtype=np.int64)
-        self.ann_initiative_ref = np.full((m, r), -1, dtype=np.int64)
-        self.prev_initiative_ref = np.full((m, r), -1, dtype=np.int64)
-        self.ann_concil_ref = np.full((m, r), -1, dtype=np.int64)
-        self.prev_concil_ref = np.full((m, r), -1, dtype=np.int64)
+        self.now = Announcements.empty(m, r)
+        self.last = Announcements.empty(m, r)
         if scenario.recall_days == 0:
             self.recall_from = dt.date.max  # nothing recalled
         elif (scenario.forecast_start - dt.date.min).days <= scenario.recall_days:
             self.recall_from = dt.date.min
         else:
             self.recall_from = scenario.forecast_start - dt.timedelta(days=scenario.recall_days)
-        self.recalled_size = np.zeros((m, r))
-        self.recalled_largest = np.zeros((m, r))
-        self.recalled_kind = np.zeros((m, r), dtype=np.int8)
-        self.recalled_ref = np.full((m, r), -1, dtype=np.int64)
+        # Recent acts of history, perceived when the forecast starts.
+        self.recalled = Announcements.empty(m, r)
 
         self.watched = np.array([m_index[mid] for mid in scenario.outcomes.missions], dtype=int)
         self.outcome = np.zeros(r, dtype=np.int8)
         self.outcome_step = np.full(r, -1, dtype=np.int32)
-        # First-passage steps over the forecast (-1: not yet), from which the outcome
-        # class is read (sim.outcome_classes): closure, calm, a hostile act after calm.
-        self.spiral_step = np.full(r, -1, dtype=np.int32)
-        self.calm_step = np.full(r, -1, dtype=np.int32)
-        self.relapse_step = np.full(r, -1, dtype=np.int32)
+        # One tracker per outcome class the scenario chooses (sim.outcome_classes), in
+        # order of precedence, highest first; each records its first-passage steps over
+        # the forecast (-1: not yet), from which the class is read at the horizon.
+        self.outcome_names = scenario_outcome_names(scenario)
+        tracked = [outcome_class(n) for n in self.outcome_names if outcome_class(n).timed]
+        tracked.sort(key=lambda c: -c.precedence)
+        self.trackers = {c.name: c.tracker(r) for c in tracked}
+        self.outcome_view = OutcomeView(self, self.trackers)
+        never = np.full(r, -1, dtype=np.int32)  # a class the scenario does not track
+        self.spiral_step = getattr(self.trackers.get("spiral"), "first_step", never)
+        self.calm_step = getattr(self.trackers.get("de_escalation"), "first_step", never)
+        self.relapse_step = getattr(self.trackers.get("relapse"), "first_step", never)
         self.last_hostile = np.zeros(r, dtype=np.int64)
         self.lost_at_forecast = np.zeros((m, r), dtype=np.int64)
-        self.below_level_at_forecast = np.zeros(r, dtype=bool)
         self.hostile_acts = np.zeros((len(self.state_ids), r), dtype=np.int32)
         self.conciliatory_acts = np.zeros((len(self.state_ids), r), dtype=np.int32)
         self.offer_accepted = np.zeros(r, dtype=bool)
-        self.closed_mission = np.full(r, -1, dtype=np.int16)
+        self.closed_mission = getattr(
+            self.trackers.get("spiral"), "closed_mission", np.full(r, -1, dtype=np.int16)
+        )
         self.mission_host = np.array([self.state_ids.index(m.host) for m in specs])
         self.trajectories = (
             np.zeros((self.n_steps, m, r), dtype=np.int32) if keep_trajectories else None
@@ -248,19 +249,17 @@ class EscalationModel(mesa.Model):
         if t == self.forecast_step:
             # Acts of the last recall_days of history are perceived now, as if announced
             # in the step before the forecast.
-            self.prev_size += self.recalled_size
-            self.prev_initiative += self.recalled_size
-            recalled = self.recalled_largest > 0
-            self.prev_kind = np.where(recalled, self.recalled_kind, self.prev_kind).astype(np.int8)
-            self.prev_ref = np.where(recalled, self.recalled_ref, self.prev_ref)
-            self.prev_initiative_ref = np.where(
-                recalled, self.recalled_ref, self.prev_initiative_ref
-            )
+            last, recall = self.last, self.recalled
+            last.size += recall.size
+            last.initiative += recall.size
+            recalled = recall.largest > 0
+            last.kind = np.where(recalled, recall.kind, last.kind).astype(np.int8)
+            last.ref = np.where(recalled, recall.ref, last.ref)
+            last.initiative_ref = np.where(recalled, recall.ref, last.initiative_ref)
             self.lost_at_forecast = self.missions.removed.copy()
-            level = self.scenario.outcomes.restored_level
-            if level is not None and len(self.watched):
-                below = self.missions.totals()[self.watched] < level
-                self.below_level_at_forecast = below.any(axis=0)
+            self.outcome_view.new_step()
+            for tracker in self.trackers.values():
+                tracker.start(self.outcome_view)
         self.agents.do("decide")
         self._announce_events(t)
         self._announce_decisions(t)
@@ -273,24 +272,8 @@ class EscalationModel(mesa.Model):
             self.trajectories[t] = self.missions.totals()
         if self.log.withdrawn_now and self.log.step_now == t:
             self._forget_withdrawn()
-        self.prev_size, self.ann_size = self.ann_size, self.prev_size
-        self.prev_kind, self.ann_kind = self.ann_kind, self.prev_kind
-        self.prev_concil, self.ann_concil = self.ann_concil, self.prev_concil
-        self.prev_initiative, self.ann_initiative = self.ann_initiative, self.prev_initiative
-        self.prev_ref, self.ann_ref = self.ann_ref, self.prev_ref
-        self.prev_initiative_ref, self.ann_initiative_ref = (
-            self.ann_initiative_ref,
-            self.prev_initiative_ref,
-        )
-        self.prev_concil_ref, self.ann_concil_ref = self.ann_concil_ref, self.prev_concil_ref
-        self.ann_ref[:] = -1
-        self.ann_initiative_ref[:] = -1
-        self.ann_concil_ref[:] = -1
-        self.ann_initiative[:] = 0.0
-        self.ann_size[:] = 0.0
-        self.ann_kind[:] = 0
-        self.ann_largest[:] = 0.0
-        self.ann_concil[:] = 0.0
+        self.last, self.now = self.now, self.last
+        self.now.clear()
         self.t += 1
         if self.t >= self.n_steps:
             self.running = False
@@ -338,6 +321,7 @@ class EscalationModel(mesa.Model):
             offer_accepted=self.offer_accepted.copy(),
             closed_mission=self.closed_mission.copy(),
             trajectories=self.trajectories,
+            outcome_names=self.outcome_names,
             events=self.events() if self.keep_events else None,
             drawn=dict(self.drawn),
         )
@@ -377,14 +361,7 @@ class EscalationModel(mesa.Model):
         """
         size = np.broadcast_to(size, (self.n_runs,))
         self.log.observe(rows)
-        if not joined:
-            self.ann_initiative[m] += size
-            self.ann_initiative_ref[m] = np.where(size > 0, rows, self.ann_initiative_ref[m])
-        bigger = size > self.ann_largest[m]
-        self.ann_ref[m] = np.where(bigger, rows, self.ann_ref[m])
-        self.ann_kind[m] = np.where(bigger, kind, self.ann_kind[m])
-        self.ann_largest[m] = np.maximum(self.ann_largest[m], size)
-        self.ann_size[m] += size
+        self.now.note_hostile(m, size, kind, rows, initiative=not joined)
         acted = size > 0
         self.last_hostile = np.where(acted, t, self.last_hostile)
         self.hostile_acts[self.mission_host[m]] += acted
@@ -420,17 +397,22 @@ class EscalationModel(mesa.Model):
         cols = np.nonzero(kind != Kind.NONE)[0]
         if not len(cols):
             return np.full(self.n_runs, -1, dtype=np.int64)
-        expel, close = kind == _EXPEL, kind == _CLOSE_CONSULATE
-        counted = expel | close
         fate: np.ndarray | int = er.PENDING
         nominal: np.ndarray | float = np.inf
-        if counted.any():
-            fate = np.where(counted & (size <= 0), np.int8(er.NOT_FEASIBLE), np.int8(er.PENDING))
-            nominal = np.where(counted, size, np.inf)
-            # Expulsions and closures are recorded as far as they could go: the staff and
-            # posts there were left to act on, not the number asked for.
-            per_post = max(int(self.missions.per_post[m, 0]), 1)
-            amount = np.where(expel, size, np.where(close, size / per_post, amount))
+        # Expulsions and closures (instruments that count heads) are recorded as far as
+        # they could go: the staff and posts there were left to act on, not the number
+        # asked for, and as not feasible where that was nobody.
+        for instrument in instruments.hostile():
+            if not instrument.counts_heads:
+                continue
+            counted = kind == instrument.code
+            if counted.any():
+                fate = np.where(counted & (size <= 0), np.int8(er.NOT_FEASIBLE), fate)
+                nominal = np.where(counted, size, nominal)
+                per_post = max(int(self.missions.per_post[m, 0]), 1)
+                amount = np.where(counted, instrument.record_amount(size, amount, per_post), amount)
+        if not np.isscalar(fate):
+            fate = fate.astype(np.int8)
         rows = self.log.add(
             cols,
             step=t,
@@ -516,10 +498,12 @@ class EscalationModel(mesa.Model):
         """
         left = self.log.apply_due(t, self.missions.effects)
         for key, amount in left.items():
+            standing = self.log.standing_row.get(key)
             for m in np.nonzero((amount > 0).any(axis=1))[0]:
                 where = amount[m] > 0
-                if key == Kind.VISA_DENIAL:
-                    ref = self.log.visa_row[m]
+                if standing is not None:
+                    # Departures under a restriction in force (a visa denial) belong to it.
+                    ref = standing[m]
                     cause = np.where(ref >= 0, np.int8(er.DEPARTURE), np.int8(er.STANDING))
                 else:
                     ref, cause = -1, er.STANDING
@@ -536,17 +520,11 @@ class EscalationModel(mesa.Model):
         for ev in self.events_at.get(t, ()):
             m = self.event_mission[ev.index]
             observed = ev.date >= self.scenario.forecast_start and not ev.own
-            if ev.kind in (Kind.CANCEL, Kind.LIFT, Kind.RESTORE, Kind.OFFER):
-                self._conciliate_event(ev, m, t, observed)
+            instrument = instruments.by_code(ev.kind)
+            if not instrument.hostile:
+                self._conciliate_event(instrument, ev, m, t, observed)
                 continue
-            count = {
-                Kind.EXPEL: ev.size,
-                Kind.CLOSE_CONSULATE: ev.size,
-                Kind.CAP: ev.level,
-                Kind.BAN_LOCAL_HIRES: ev.level,
-                Kind.VISA_DENIAL: ev.rate,
-                Kind.SUSPEND: 0,
-            }[ev.kind]
+            count = instrument.event_amount(ev)
             kind = np.full(self.n_runs, ev.kind, dtype=np.int8)
             counts = np.full(self.n_runs, count)
             size = self.missions.announce(m, kind, counts, ev.deadline_step, hostile=not ev.own)
@@ -575,21 +553,9 @@ class EscalationModel(mesa.Model):
         """Acts withdrawn in the step they were announced are perceived by nobody: this
         step's announcements on their missions are made again from those that stand."""
         for m in sorted(self.log.withdrawn_now):
-            self.ann_size[m] = 0.0
-            self.ann_largest[m] = 0.0
-            self.ann_kind[m] = 0
-            self.ann_ref[m] = -1
-            self.ann_initiative[m] = 0.0
-            self.ann_initiative_ref[m] = -1
+            self.now.forget_hostile(m)
             for cols, size, kind, rows, joined in self.log.perceived_now(m):
-                self.ann_size[m, cols] += size
-                bigger = size > self.ann_largest[m, cols]
-                self.ann_kind[m, cols[bigger]] = kind[bigger]
-                self.ann_ref[m, cols[bigger]] = rows[bigger]
-                self.ann_largest[m, cols] = np.maximum(self.ann_largest[m, cols], size)
-                own = ~joined & (size > 0)
-                self.ann_initiative[m, cols[~joined]] += size[~joined]
-                self.ann_initiative_ref[m, cols[own]] = rows[own]
+                self.now.note_hostile(m, size, kind, rows, cols, initiative=~joined)
 
     def _recall(self, m: int, size: np.ndarray, kind: Kind, t: int, rows: np.ndarray) -> None:
         """Keep a recent act of the history for the policies to perceive at the forecast.
@@ -598,73 +564,28 @@ class EscalationModel(mesa.Model):
         holds both dates) goes straight into this step's announcements, seen next step.
         """
         if t >= self.forecast_step:
-            largest, kinds, total = self.ann_largest, self.ann_kind, self.ann_size
-            refs = self.ann_ref
             self.log.observe(rows)
-            self.ann_initiative[m] += size
-            self.ann_initiative_ref[m] = np.where(size > 0, rows, self.ann_initiative_ref[m])
+            self.now.note_hostile(m, size, kind, rows)
         else:
-            largest, kinds, total = self.recalled_largest, self.recalled_kind, self.recalled_size
-            refs = self.recalled_ref
-        bigger = size > largest[m]
-        kinds[m] = np.where(bigger, kind, kinds[m])
-        refs[m] = np.where(bigger, rows, refs[m])
-        largest[m] = np.maximum(largest[m], size)
-        total[m] += size
+            self.recalled.note_hostile(m, size, kind, rows, initiative=False)
 
-    def _conciliate_event(self, ev: EventSpec, m: int, t: int, observed: bool) -> None:
-        rel = self.state_agents[ev.actor].relations.get(ev.target)
-        everywhere = np.ones(self.n_runs, dtype=bool)
-        actor = self.state_index[ev.actor]
-        common = {"actor": actor, "event_index": ev.index}
-        if ev.kind == Kind.CANCEL:
-            had_pending = self.missions.pending_hostile[m] > 0
-            called_off = self._cancel(m, everywhere, t)
-            rows = self._log_move(m, t, everywhere, Kind.CANCEL, called_off, er.EVENT, **common)
-            size = np.maximum(called_off, 1).astype(float)
-            if observed and rel is not None and rel.act_m == m:
-                self._accept_offer(rel, had_pending, t, rows)
-        elif ev.kind == Kind.LIFT:
-            kind = Kind.from_label(ev.lifts)
-            what = {"cap": "cap", "ban_local_hires": "ceiling", "visa_denial": "visa_rate"}[
-                ev.lifts
-            ]
-            arr = getattr(self.missions, what)
-            arr[m] = 0.0 if what == "visa_rate" else NO_LIMIT
-            self.log.lift(m, {kind: everywhere}, t)
-            rows = self._log_move(m, t, everywhere, Kind.LIFT, 0.0, er.EVENT, **common)
-            size = np.ones(self.n_runs)
-        elif ev.kind == Kind.RESTORE:
-            self.missions.restore(m, np.full(self.n_runs, ev.size), ev.deadline_step)
-            rows = self._log_move(
-                m,
-                t,
-                everywhere,
-                Kind.RESTORE,
-                float(ev.size),
-                er.EVENT,
-                deadline=ev.deadline_step,
-                fate=er.PENDING,
-                waits=True,
-                **common,
-            )
-            size = np.full(self.n_runs, float(ev.size))
-        else:  # OFFER
-            size = np.maximum(
-                self.missions.pending_expel[m]
-                + self.missions.pending_posts[m] * np.maximum(self.missions.per_post[m], 1),
-                1,
-            ).astype(float)
-            rows = self._log_move(
-                m, t, everywhere, Kind.OFFER, size, er.EVENT, fate=er.PENDING, **common
-            )
-            if rel is not None:
-                rel.offer_open[:] = True
-                rel.offer_row = rows
+    def _conciliate_event(self, instrument, ev: EventSpec, m: int, t: int, observed: bool) -> None:
+        """A scenario's conciliatory event, carried out by its instrument; the
+        counterpart perceives it if it falls in the forecast."""
+        rows, size = instrument.carry_out(self, ev, m, t, observed)
         if observed:
             self._note_conciliation(m, size, rows)
+            rel = self.relation(ev.actor, ev.target)
             if rel is not None:
                 rel.conciliated[:] = True
+
+    def relation(self, actor: str, target: str) -> Relation | None:
+        """``actor``'s relation toward ``target`` (None if it has no policy toward it)."""
+        return self.state_agents[actor].relations.get(target)
+
+    def _event_actor(self, ev: EventSpec) -> dict:
+        """The event-record fields naming a scenario event's actor and index."""
+        return {"actor": self.state_index[ev.actor], "event_index": ev.index}
 
     def _announce_decisions(self, t: int) -> None:
         missions = self.missions
@@ -687,7 +608,7 @@ class EscalationModel(mesa.Model):
             notice = rel.policy.notice
             if rel.intent_joined.any():
                 joined = whole_staff(rel.intent_joined)
-                expel = np.where(joined >= 1, np.int8(Kind.EXPEL), np.int8(Kind.NONE))
+                expel = np.where(joined >= 1, np.int8(_SOLIDARITY), np.int8(0))
                 announced = missions.announce(m, expel, joined, t + notice)
                 rows = self._log_hostile(
                     m,
@@ -700,30 +621,20 @@ class EscalationModel(mesa.Model):
                     rel.intent_joined_ref,
                     ally=rel.intent_joined_ally,
                 )
-                self._record(m, announced, np.int8(Kind.EXPEL), t, rows, joined=True)
+                self._record(m, announced, np.int8(_SOLIDARITY), t, rows, joined=True)
             size = rel.intent_size
             count = whole_staff(size)
             acting = count >= 1
             if not acting.any():
                 continue
             kind = self._choose_instrument(rel, m, rel.intent_kind, acting, count)
-            total = missions.total(m) - missions.pending_expel[m]
-            local = np.minimum(missions.local[m], missions.ceiling[m])
-            per_post = np.maximum(missions.per_post[m], 1)
-            level_cap = np.maximum(total - count, 0)
-            level_ban = np.maximum(local - count, 0)
-            posts = np.maximum(np.ceil(count / per_post), 1)
-            rate = count / VISA_SPAN
-            amount = np.select(
-                [
-                    kind == Kind.CAP,
-                    kind == Kind.BAN_LOCAL_HIRES,
-                    kind == Kind.CLOSE_CONSULATE,
-                    kind == Kind.VISA_DENIAL,
-                ],
-                [level_cap, level_ban, posts, rate],
-                default=count,
-            )
+            # Each instrument's amount for a decision of ``count`` staff: a level for a
+            # cap or ban, posts for closures, a rate for visa denials.
+            amount = count
+            for instrument in instruments.hostile():
+                chosen = kind == instrument.code
+                if chosen.any():
+                    amount = np.where(chosen, instrument.amount_for(missions, m, count), amount)
             announced = missions.announce(m, kind, amount, t + notice)
             rows = self._log_hostile(
                 m, t, kind, amount, announced, t + notice, rel.intent_cause, rel.intent_ref
@@ -757,20 +668,24 @@ class EscalationModel(mesa.Model):
         where the response would leave no more staff than that anyway.
         """
         missions = self.missions
-        feasible = dict(missions.feasible(m))
-        net_total = missions.total(m) - missions.pending_expel[m]
-        suspend_as_substitute = feasible[Kind.SUSPEND] & (net_total <= count)
         chosen = np.zeros(self.n_runs, dtype=np.int8)
         pref_ok = np.zeros(self.n_runs, dtype=bool)
-        for kind, ok in feasible.items():
-            here = acting & (preferred == kind) & ok
-            chosen[here] = kind
-            pref_ok |= here
+        for instrument in instruments.hostile():
+            here = acting & (preferred == instrument.code)
+            if here.any():
+                here &= instrument.feasible(missions, m)
+                chosen[here] = instrument.code
+                pref_ok |= here
         pending = acting & ~pref_ok
         if pending.any():
-            feasible[Kind.SUSPEND] = suspend_as_substitute
+            # Climbing the ladder keeps the response's size (an instrument may stand in
+            # only where it would not remove more: see feasible_as_substitute).
+            feasible = {
+                instrument.code: instrument.feasible_as_substitute(missions, m, count)
+                for instrument in instruments.hostile()
+            }
             pref_rank = rel.rank[preferred]
-            ladder = [Kind.from_label(label) for label in rel.policy.ladder]
+            ladder = [instruments.code_of(label) for label in rel.policy.ladder]
             for kind in ladder:
                 here = pending & (rel.rank[kind] > pref_rank) & feasible[kind]
                 chosen[here] = kind
@@ -862,8 +777,7 @@ class EscalationModel(mesa.Model):
 
     def _note_conciliation(self, m: int, size: np.ndarray, rows: np.ndarray) -> None:
         """Note conciliatory moves by the host of mission m (size 0: none), for observers."""
-        self.ann_concil[m] += size
-        self.ann_concil_ref[m] = np.where(size > 0, rows, self.ann_concil_ref[m])
+        self.now.note_conciliatory(m, size, rows)
         self.conciliatory_acts[self.mission_host[m]] += size > 0
 
     def _lapse_offers(self, executed: np.ndarray, t: int) -> None:
@@ -882,55 +796,25 @@ class EscalationModel(mesa.Model):
 
     # -------------------------------------------------------------- outcomes
     def _judge(self, t: int) -> None:
-        """Update the first-passage steps with step t, and each run's outcome class.
+        """Update the first-passage steps of every tracked outcome class with step t.
 
-        Closure is checked at every step, whatever the run's class so far (a spiral is
-        absorbing); a calm counts once, and a hostile act after it makes a relapse.
+        In order of precedence, highest first (sim.outcome_classes.OutcomeView.first_step).
         """
-        oc = self.scenario.outcomes
-        missions = self.missions
-        totals = missions.totals()
-        open_spiral = self.spiral_step < 0
-        if len(self.watched) and open_spiral.any():
-            watched_totals = totals[self.watched]
-            shut = (watched_totals <= oc.closure_threshold) | missions.suspended[self.watched]
-            newly = open_spiral & shut.any(axis=0)
-            first = np.argmax(shut, axis=0)
-            self.closed_mission[newly] = self.watched[first[newly]]
-            self.spiral_step[newly] = t
-        calmed = self.calm_step >= 0
-        flared = calmed & (self.relapse_step < 0) & (self.last_hostile > self.calm_step)
-        self.relapse_step[flared] = t
-        waiting = ~calmed & (self.spiral_step < 0)
-        if waiting.any():
-            calm = np.zeros(self.n_runs, dtype=bool)
-            if oc.quiet:
-                calm = (t - self.last_hostile >= oc.quiet_steps) & (
-                    missions.pending_hostile.sum(axis=0) == 0
-                )
-                if oc.require_reciprocation:
-                    calm &= self.reciprocated()
-            if oc.restored_level is not None and len(self.watched):
-                # Restored: back at the level, in runs where some mission was below it
-                # when the forecast started (otherwise nothing was restored).
-                back = (totals[self.watched] >= oc.restored_level).all(axis=0)
-                calm |= back & self.below_level_at_forecast
-            self.calm_step[waiting & calm] = t
+        view = self.outcome_view
+        view.new_step()
+        for tracker in self.trackers.values():
+            tracker.update(view, t)
 
     def _classify(self) -> None:
-        """Each run's outcome class and its step, from the first-passage steps so far.
-
-        Called once the block has run: a class is only final at the horizon.
-        """
-        spiral = self.spiral_step >= 0
-        relapse = ~spiral & (self.relapse_step >= 0)
-        calm = ~spiral & ~relapse & (self.calm_step >= 0)
-        self.outcome = np.select(
-            [spiral, relapse, calm], [SPIRAL, RELAPSE, DE_ESCALATION], UNRESOLVED
-        ).astype(np.int8)
-        self.outcome_step = np.select(
-            [spiral, relapse, calm], [self.spiral_step, self.relapse_step, self.calm_step], -1
-        ).astype(np.int32)
+        """Each run's outcome class and its step: the reached class of highest
+        precedence, else unresolved. Called once the block has run: a class is only
+        final at the horizon."""
+        self.outcome = np.full(self.n_runs, self.outcome_names.index("unresolved"), np.int8)
+        self.outcome_step = np.full(self.n_runs, -1, dtype=np.int32)
+        for name, tracker in reversed(self.trackers.items()):  # the highest reached wins
+            reached = tracker.first_step >= 0
+            self.outcome[reached] = self.outcome_names.index(name)
+            self.outcome_step[reached] = tracker.first_step[reached]
 
     def reciprocated(self) -> np.ndarray:
         """Runs in which some pair of states have both made a conciliatory move."""
