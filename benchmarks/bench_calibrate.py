@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sim import calibrate as cal
+from sim.analysis import calibrate as cal
 from sim.scenario import load_scenario, scenario_from_dict
 
 REPLAY = Path(__file__).resolve().parents[1] / "scenarios" / "us_russia_2016_2023_replay.toml"

@@ -50,7 +50,7 @@ def peak_rss_mib(runs: int, trajectories: bool, block_size: int) -> float:
     """Peak resident memory of a fresh interpreter running the ensemble (MiB)."""
     code = (
         "import resource\n"
-        "from sim.runner import run_ensemble\n"
+        "from sim.analysis.runner import run_ensemble\n"
         "from sim.scenario import load_scenario\n"
         f"e = run_ensemble(load_scenario({str(MAIN)!r}), runs={runs}, "
         f"keep_trajectories={trajectories}, block_size={block_size})\n"
@@ -120,7 +120,7 @@ def main() -> None:
 
     import mesa
 
-    from sim.runner import DEFAULT_BLOCK_SIZE, run_ensemble
+    from sim.analysis.runner import DEFAULT_BLOCK_SIZE, run_ensemble
     from sim.scenario import load_scenario
 
     quick = args.quick

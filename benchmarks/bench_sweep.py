@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from sim.analysis.sweep import SweepSpec, parse_param, run_sweep
 from sim.scenario import load_scenario
-from sim.sweep import SweepSpec, parse_param, run_sweep
 
 MAIN = Path(__file__).resolve().parents[1] / "scenarios" / "us_russia_2021.toml"
 

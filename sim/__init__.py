@@ -11,6 +11,14 @@ See ``docs/api.md``.
 
 from importlib import metadata
 
+# The documented module names sim.runner, sim.sweep, sim.calibrate and sim.backtest
+# (now in sim.analysis) are aliases; loading them before ``sweep`` is bound below keeps
+# ``sim.sweep`` the function, not the module.
+import sim.backtest
+import sim.calibrate
+import sim.runner
+import sim.sweep  # noqa: F401
+from sim.analysis.sweep import SweepResult
 from sim.api import (
     Result,
     compare,
@@ -22,7 +30,6 @@ from sim.api import (
     sweep,
 )
 from sim.scenario import Scenario, ScenarioError
-from sim.sweep import SweepResult
 
 try:
     __version__ = metadata.version("escalation-sim")

@@ -20,10 +20,11 @@ import numpy as np
 import pandas as pd
 
 from sim import run_fields
+from sim.analysis.outcomes import wilson
+from sim.analysis.results import prepare_output_dir, write_results
+from sim.analysis.runner import DEFAULT_BLOCK_SIZE, Ensemble, run_ensemble
+from sim.analysis.sweep import SweepResult, SweepSpec, parse_spec, run_sweep
 from sim.outcome_classes import OUTCOMES, outcome_class, scenario_outcome_names
-from sim.outcomes import wilson
-from sim.results import prepare_output_dir, write_results
-from sim.runner import DEFAULT_BLOCK_SIZE, Ensemble, run_ensemble
 from sim.scenario import (
     Scenario,
     ScenarioError,
@@ -31,7 +32,6 @@ from sim.scenario import (
     load_scenario,
     scenario_from_dict,
 )
-from sim.sweep import SweepResult, SweepSpec, parse_spec, run_sweep
 
 __all__ = [
     "Result",
@@ -120,7 +120,7 @@ class Result:
         size, cause (a scenario event, an answer to which act, an initiative,
         solidarity, a reciprocation, an accepted offer), deadline and fate (carried
         out, cancelled, lifted, not feasible; offers accepted or lapsed), and the staff
-        it removed or restored; the columns are described in :mod:`sim.event_record`.
+        it removed or restored; the columns are described in :mod:`sim.engine.event_record`.
         None if it was not kept (``run(..., keep_events=False)``, ``--no-events``).
 
         >>> ev = result.events                                            # doctest: +SKIP
@@ -135,7 +135,7 @@ class Result:
 
         >>> print(result.story("spiral"))                                 # doctest: +SKIP
         """
-        from sim import story
+        from sim.analysis import story
 
         return story.tell(*story.run_of(self, run), history=history)
 
@@ -364,7 +364,7 @@ def paired_difference(a: Result, b: Result, outcome: str = "spiral") -> dict[str
     >>> sim.paired_difference(base, taken, "spiral")                # doctest: +SKIP
     {'diff': -0.1365, 'se': 0.0034, 'ci95_low': -0.1432, 'ci95_high': -0.1298}
     """
-    from sim.sweep import paired_difference as paired
+    from sim.analysis.sweep import paired_difference as paired
 
     if a.seed != b.seed or not np.array_equal(a.ensemble.run_ids, b.ensemble.run_ids):
         raise ValueError("a paired difference needs the same seed and the same runs in both")
@@ -392,8 +392,8 @@ def offer_whatif(result: Result) -> list[dict[str, Any]]:
     >>> sim.offer_whatif(result)[0]["outcomes"]["spiral"]                # doctest: +SKIP
     {'base': 0.3836, 'whatif': 0.2471, 'diff': -0.1365, 'ci95_low': -0.1432, 'ci95_high': -0.1298}
     """
-    from sim.measures import Kind
-    from sim.sweep import paired_difference as paired
+    from sim.analysis.sweep import paired_difference as paired
+    from sim.engine.missions import Kind
 
     sc = result.scenario
     names = result.outcome_names
@@ -539,7 +539,7 @@ def load_results(directory: str | Path) -> Result | SweepResult:
 
 
 def _load_sweep(out: Path, manifest: dict) -> SweepResult:
-    from sim.sweep import ParamSpec, _decode_outcomes
+    from sim.analysis.sweep import ParamSpec, _decode_outcomes
 
     spec_json = manifest["sweep"]
     params = [

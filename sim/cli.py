@@ -19,9 +19,21 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from sim import api, resources
+from sim import api
+from sim.analysis import resources
+from sim.analysis.resources import ResourceError
+from sim.analysis.results import OutputError, atomic_write, staged_output, write_results
+from sim.analysis.runner import DEFAULT_BLOCK_SIZE, Ensemble, _stop, request_stop
+from sim.analysis.sweep import (
+    SweepError,
+    SweepSpec,
+    load_sweep_file,
+    parse_param,
+    parse_spec,
+    run_sweep,
+)
 from sim.distributions import scenario_distributions
-from sim.measures import Kind
+from sim.engine.missions import Kind
 from sim.outcome_classes import display_order
 from sim.policies import (
     COMMON_PARAMS,
@@ -30,9 +42,6 @@ from sim.policies import (
     load_entry_point_policies,
     load_plugin_module,
 )
-from sim.resources import ResourceError
-from sim.results import OutputError, atomic_write, staged_output, write_results
-from sim.runner import DEFAULT_BLOCK_SIZE, Ensemble, _stop, request_stop
 from sim.scenario import (
     MAX_RUNS,
     Scenario,
@@ -44,7 +53,6 @@ from sim.scenario import (
     parse_override,
     scenario_from_dict,
 )
-from sim.sweep import SweepError, SweepSpec, load_sweep_file, parse_param, parse_spec, run_sweep
 
 __all__ = ["main"]
 
@@ -492,7 +500,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
 
 def _cmd_story(args: argparse.Namespace) -> int:
-    from sim import story
+    from sim.analysis import story
 
     try:
         choice = story.parse_run_choice(args.run)
@@ -653,8 +661,8 @@ def _cell(value) -> str:
 
 
 def _cmd_calibrate(args: argparse.Namespace, argv: list[str]) -> int:
-    from sim import calibrate as cal_mod
     from sim import plots
+    from sim.analysis import calibrate as cal_mod
 
     scenario = load_scenario(args.scenario, _overrides(args.overrides))
     states = [s.strip() for s in args.states.split(",")] if args.states else None
@@ -699,8 +707,8 @@ def _cmd_calibrate(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def _cmd_backtest(args: argparse.Namespace, argv: list[str]) -> int:
-    from sim import backtest as bt_mod
-    from sim import calibrate as cal_mod
+    from sim.analysis import backtest as bt_mod
+    from sim.analysis import calibrate as cal_mod
 
     settings = cal_mod.SMCSettings(particles=args.particles)
     command = ["escalation-sim", *argv]
@@ -764,7 +772,7 @@ def _format_backtest(table, scores, runs: int) -> str:
 
 
 def _calibratable(policy: str) -> dict:
-    from sim.calibrate import CalibrationError, calibratable
+    from sim.analysis.calibrate import CalibrationError, calibratable
 
     try:
         return calibratable(policy)

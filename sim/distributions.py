@@ -12,7 +12,7 @@ PARAM_STEP, slot("param", path))``, where ``path`` is the dotted path at which t
 distribution was written. The slot name (``"param"`` and the path) differs from every
 per-step decision's, and :data:`PARAM_STEP` is a step no simulation reaches, so the
 draws are independent of everything else a run draws, and run ``r`` gets the same
-value whatever the block size or the number of runs (see :mod:`sim.rng`). A path used
+value whatever the block size or the number of runs (see :mod:`sim.engine.rng`). A path used
 by several relations (a state's ``policy`` applies to every counterpart) is drawn once
 per run: the same value in each.
 
@@ -35,11 +35,11 @@ import numpy as np
 from scipy import special
 from scipy.stats import truncnorm
 
-from sim.rng import slot
+from sim.engine.rng import slot
 
 if TYPE_CHECKING:
+    from sim.engine.rng import RunStreams
     from sim.policies import Param
-    from sim.rng import RunStreams
 
 __all__ = [
     "DISTRIBUTIONS",
@@ -64,7 +64,7 @@ __all__ = [
 PARAM_STEP = 0xFFFF_FFFF
 
 #: The uniforms a distribution is evaluated at are kept in [U_MIN, U_MAX]: U_MIN is the
-#: smallest :class:`~sim.rng.RunStreams` returns, U_MAX the largest float below 1 (the
+#: smallest :class:`~sim.engine.rng.RunStreams` returns, U_MAX the largest float below 1 (the
 #: stream's largest word rounds to exactly 1.0, which would map an untruncated tail to
 #: infinity). Draws are monotone in ``u``, so these two give a distribution's exact
 #: support.

@@ -6,7 +6,7 @@ staff-equivalents after perception noise, and kind), its cumulative grievance, h
 the counterpart has been quiet and the two missions' sizes. It returns the size and
 preferred instrument of a response. The mechanics shared by all policies (probability
 of responding, response lag, perception noise, reciprocating conciliation, the ladder
-of instruments, exogenous provocations) live in the engine (:mod:`sim.agents`) and are
+of instruments, exogenous provocations) live in the engine (:mod:`sim.engine.agents`) and are
 configured by the common parameters below, so each class here is only its rule.
 
 The interface, in full:
@@ -25,7 +25,7 @@ The interface, in full:
 
 All sizes are float arrays over runs. Perceived sizes are whole head counts (rounded
 to nearest); the engine rounds a response down to whole staff when it turns it into a
-measure (:func:`sim.measures.whole_staff`).
+measure (:func:`sim.engine.missions.whole_staff`).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from sim.engine import instruments as instrument_registry
-from sim.measures import Kind
+from sim.engine.missions import Kind
 from sim.priors import Prior
 
 __all__ = [
@@ -80,7 +80,7 @@ def _hostile_names() -> list[str]:
 class Param:
     """A named, range-checked policy parameter.
 
-    ``prior``, if given, makes the parameter calibratable (:mod:`sim.calibrate`): a
+    ``prior``, if given, makes the parameter calibratable (:mod:`sim.analysis.calibrate`): a
     :class:`~sim.priors.Prior` inside the parameter's range, on whole numbers
     (``"floor"``) for ``int`` and ``range`` parameters, ``"linear"`` or ``"log"`` for the
     others.

@@ -1,7 +1,7 @@
 """Priors for calibration, declared with the policy parameters they belong to.
 
 A :class:`Prior` is a uniform distribution on a box, on the scale the calibration's
-sampler moves in (:mod:`sim.calibrate`). A policy parameter that declares one
+sampler moves in (:mod:`sim.analysis.calibrate`). A policy parameter that declares one
 (``Param(..., prior=Prior(0.0, 1.0))``) can be calibrated; one that does not cannot.
 """
 

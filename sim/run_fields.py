@@ -5,16 +5,16 @@ value per run, or one per mission or per state and run), what it means, how it
 appears in the runs table and whether summaries and sweeps aggregate it. From
 :data:`RUN_FIELDS` derive:
 
-* :class:`sim.model.BlockResult` and :class:`sim.runner.Ensemble` (an attribute per
+* :class:`sim.engine.model.BlockResult` and :class:`sim.analysis.runner.Ensemble` (an attribute per
   field, :func:`dataclass_fields`), and the joining of blocks (:func:`concatenate`);
 * the runs table (``runs.parquet``, ``Result.runs``; :func:`table_columns`) and its
   reading back (:func:`from_table`);
-* the summary's quantiles per mission or state (:func:`summary_quantiles`) and a
+* the labels of a field's rows, per mission or state (:func:`labels`), for the summary, and a
   sweep point's columns (:func:`sweep_columns`);
 * the memory estimate (:func:`bytes_per_run`, :func:`table_bytes_per_run`).
 
 Adding a per-run field is one declaration here, the line in the engine
-(:meth:`sim.model.EscalationModel.result`) that fills it, and its test.
+(:meth:`sim.engine.model.EscalationModel.result`) that fills it, and its test.
 
 Runs-table columns by ``column``:
 
@@ -39,8 +39,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.outcomes import quantiles
-
 __all__ = [
     "RUN_FIELDS",
     "RunField",
@@ -48,8 +46,8 @@ __all__ = [
     "concatenate",
     "dataclass_fields",
     "from_table",
+    "labels",
     "run_field",
-    "summary_quantiles",
     "sweep_columns",
     "table_bytes_per_run",
     "table_columns",
@@ -185,7 +183,7 @@ def concatenate(blocks: Sequence[Any]) -> dict[str, np.ndarray]:
     return out
 
 
-def _labels(f: RunField, scenario: Any) -> list[str]:
+def labels(f: RunField, scenario: Any) -> list[str]:
     return list(scenario.missions) if f.per == "mission" else list(scenario.states)
 
 
@@ -209,7 +207,7 @@ def table_columns(
     for f in RUN_FIELDS:
         v = values[f.name]
         if f.per != "run":
-            for i, label in enumerate(_labels(f, scenario)):
+            for i, label in enumerate(labels(f, scenario)):
                 columns[f"{f.name}.{label}"] = v[i]
         elif f.column == "outcome":
             columns[f.name] = pd.Categorical.from_codes(v, categories=list(outcome_names))
@@ -239,7 +237,7 @@ def from_table(
     out: dict[str, np.ndarray] = {}
     for f in RUN_FIELDS:
         if f.per != "run":
-            names = [f"{f.name}.{label}" for label in _labels(f, scenario)]
+            names = [f"{f.name}.{label}" for label in labels(f, scenario)]
             out[f.name] = np.stack([table[c].to_numpy() for c in names]).astype(f.dtype)
             continue
         if f.name not in table:
@@ -270,17 +268,6 @@ def from_table(
     return out
 
 
-def summary_quantiles(values: Mapping[str, np.ndarray], scenario: Any) -> dict[str, dict]:
-    """The summary's entries: per field with ``summary``, quantiles per mission or state."""
-    return {
-        f.name: {
-            label: quantiles(values[f.name][i]) for i, label in enumerate(_labels(f, scenario))
-        }
-        for f in RUN_FIELDS
-        if f.summary
-    }
-
-
 def sweep_columns(values: Mapping[str, np.ndarray], scenario: Any) -> dict[str, float]:
     """A sweep point's columns of the fields with ``sweep``."""
     out: dict[str, float] = {}
@@ -289,7 +276,7 @@ def sweep_columns(values: Mapping[str, np.ndarray], scenario: Any) -> dict[str, 
         if f.sweep == "share":
             out[f.name] = int(np.count_nonzero(v)) / len(v)
         elif f.sweep == "mean":
-            for i, label in enumerate(_labels(f, scenario)):
+            for i, label in enumerate(labels(f, scenario)):
                 out[f"{f.name}_mean.{label}"] = float(np.mean(v[i]))
     return out
 

@@ -4,7 +4,7 @@
 :class:`EventSpec`, :class:`OutcomeSpec`), and the :class:`Problem` /
 :class:`ScenarioError` that reading and validation report. Nothing here reads a file
 or checks a value: :mod:`sim.scenario` builds these from a TOML document, and the
-engine (:mod:`sim.model`, :mod:`sim.engine`) only reads them. So this module sits
+engine (:mod:`sim.engine.model`, :mod:`sim.engine`) only reads them. So this module sits
 below both and imports nothing from ``sim`` but :mod:`sim.distributions` (counts and
 policy parameters may be drawn per run).
 """

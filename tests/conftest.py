@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from sim.model import EscalationModel
-from sim.rng import RunStreams, slot
-from sim.runner import Ensemble, run_ensemble
+from sim.analysis.runner import Ensemble, run_ensemble
+from sim.engine.model import EscalationModel
+from sim.engine.rng import RunStreams, slot
 from sim.scenario import Scenario, scenario_from_dict
 
 #: Cases run by tests/test_fuzz.py, reported at the end of the session.

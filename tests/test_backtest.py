@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from conftest import day, ev, run, staff, two_state
 
-from sim import backtest as bt
-from sim import calibrate as cal
+from sim.analysis import backtest as bt
+from sim.analysis import calibrate as cal
 from sim.cli import main
-from sim.measures import Kind
+from sim.engine.missions import Kind
 from sim.scenario import ScenarioError
 
 ROOT = Path(__file__).resolve().parents[1]

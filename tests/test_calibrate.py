@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 from conftest import day, ev, two_state
 
-from sim import calibrate as cal
+from sim.analysis import calibrate as cal
 from sim.cli import main
-from sim.measures import Kind
+from sim.engine.missions import Kind
+from sim.engine.rng import RunStreams, slot
 from sim.policies import COMMON_PARAMS, POLICIES, Param, Policy, Prior, register_policy
-from sim.rng import RunStreams, slot
 from sim.scenario import load_scenario, scenario_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -24,6 +24,8 @@ from hypothesis import strategies as st
 from scipy import stats
 
 import sim
+from sim.analysis.runner import run_ensemble
+from sim.analysis.sweep import SweepSpec, parse_spec, run_point, run_sweep
 from sim.distributions import (
     PARAM_STEP,
     Beta,
@@ -34,12 +36,10 @@ from sim.distributions import (
     Uniform,
     parse_distribution,
 )
-from sim.model import EscalationModel
+from sim.engine.model import EscalationModel
+from sim.engine.rng import RunStreams, slot
 from sim.policies import COMMON_PARAMS, Param
-from sim.rng import RunStreams, slot
-from sim.runner import run_ensemble
 from sim.scenario import ScenarioError, load_scenario, scenario_from_dict
-from sim.sweep import SweepSpec, parse_spec, run_point, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 UNCERTAIN = ROOT / "scenarios" / "us_russia_2021_uncertain.toml"
@@ -642,7 +642,7 @@ class TestFixing:
 
 
 def test_scenario_distributions_lists_every_path():
-    from sim import resources
+    from sim.analysis import resources
     from sim.distributions import scenario_distributions
 
     sc = draws_scenario(runs=10)

@@ -13,8 +13,8 @@ from hypothesis import given
 from test_invariants import PROPERTY, scenarios
 
 import sim
-from sim.event_record import CAUSES, FATES
-from sim.runner import run_ensemble
+from sim.analysis.runner import run_ensemble
+from sim.engine.event_record import CAUSES, FATES
 from sim.scenario import load_scenario
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"

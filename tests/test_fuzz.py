@@ -810,7 +810,7 @@ def test_bad_command_lines(args):
 )
 def test_fuzzed_sweep_specs(tmp_path_factory, spec):
     """A malformed spec is exit 2; a good one (few points) runs to a table."""
-    from sim.sweep import SweepError, SweepSpec, parse_param
+    from sim.analysis.sweep import SweepError, SweepSpec, parse_param
 
     param = f"states.alpha.policy.noise={spec}"
     try:

@@ -1,6 +1,6 @@
 """Resource limits, interrupts and result files: refuse what will not fit, stop cleanly.
 
-* Before a run, its memory is estimated (sim.resources); a run that would not fit in
+* Before a run, its memory is estimated (sim.analysis.resources); a run that would not fit in
   the budget is refused with what it needs and what to do; a block that would not fit
   is made smaller, with the same results.
 * Ctrl-C during ``run --out`` or ``sweep --out`` stops within a second with exit 130
@@ -22,12 +22,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim import resources
+from sim.analysis import resources
+from sim.analysis.runner import run_ensemble
 from sim.cli import main
 from sim.engine.missions import Pending
+from sim.engine.model import EscalationModel
 from sim.engine.state import Announcements
-from sim.model import EscalationModel
-from sim.runner import run_ensemble
 from sim.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]

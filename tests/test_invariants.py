@@ -20,10 +20,10 @@ from conftest import ev, scenario
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.model import OUTCOMES, UNRESOLVED, EscalationModel
-from sim.outcomes import cumulative_incidence, outcome_table
+from sim.analysis.outcomes import cumulative_incidence, outcome_table
+from sim.analysis.runner import run_ensemble
+from sim.engine.model import OUTCOMES, UNRESOLVED, EscalationModel
 from sim.policies import POLICIES, Param
-from sim.runner import run_ensemble
 from sim.scenario import load_scenario, scenario_from_dict
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"

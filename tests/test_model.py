@@ -6,10 +6,10 @@ import mesa
 import numpy as np
 from conftest import Recorder, ev, scenario
 
-from sim.agents import StateAgent
-from sim.measures import Kind
-from sim.model import EscalationModel
-from sim.runner import run_ensemble
+from sim.analysis.runner import run_ensemble
+from sim.engine.agents import StateAgent
+from sim.engine.missions import Kind
+from sim.engine.model import EscalationModel
 from sim.scenario import scenario_from_dict
 
 WEST = ["uk", "us", "de", "fr"]

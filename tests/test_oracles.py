@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 from conftest import Recorder, ev, rate_for, two_state
 
-from sim.measures import Kind, whole_staff
-from sim.model import DE_ESCALATION, RELAPSE, SPIRAL, UNRESOLVED, EscalationModel
-from sim.runner import run_ensemble
+from sim.analysis.runner import run_ensemble
+from sim.engine.missions import Kind, whole_staff
+from sim.engine.model import DE_ESCALATION, RELAPSE, SPIRAL, UNRESOLVED, EscalationModel
 
 Z = 4.0  # tolerance in Monte Carlo standard errors
 
@@ -39,7 +39,7 @@ def assert_close(estimate: float, se: float, expected: float, what: str) -> None
 # with an expulsion of m0 from B's mission in step 0. Act j (j = 0 is the opening) is
 # announced in step 2j -- on B's mission for even j (A's acts), on A's for odd j -- and
 # takes effect in step 2j + 1. Its size is the previous act's size times the actor's
-# ratio, rounded DOWN to whole staff (sim.measures.whole_staff, floor(x + 1e-9)); a size
+# ratio, rounded DOWN to whole staff (sim.engine.missions.whole_staff, floor(x + 1e-9)); a size
 # below one ends the exchange.
 #
 # Floor makes the discrete Richardson condition exact: s_{j+2} = floor(k floor(k' s_j))

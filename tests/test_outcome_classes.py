@@ -22,6 +22,8 @@ from conftest import ev, two_state
 from hypothesis import given
 from test_invariants import PROPERTY, scenarios
 
+from sim.analysis.outcomes import cumulative_incidence, outcome_table
+from sim.analysis.runner import run_ensemble
 from sim.outcome_classes import (
     DE_ESCALATION,
     DEFAULT_CLASSES,
@@ -41,8 +43,6 @@ from sim.outcome_classes import (
     register_outcome,
     registered_outcomes,
 )
-from sim.outcomes import cumulative_incidence, outcome_table
-from sim.runner import run_ensemble
 from sim.scenario import load_scenario
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
@@ -327,7 +327,7 @@ def test_register_outcome_refuses_clashes_and_bad_declarations():
 
 
 def test_trackers_see_a_read_only_view():
-    from sim.model import EscalationModel
+    from sim.engine.model import EscalationModel
 
     model = EscalationModel(calm_then_flare(None))
     view = model.outcome_view

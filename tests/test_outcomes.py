@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from sim.outcomes import cumulative_incidence, outcome_table, quantiles, wilson
+from sim.analysis.outcomes import cumulative_incidence, outcome_table, quantiles, wilson
 
 
 def wilson_closed_form(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:

@@ -22,8 +22,9 @@ from conftest import ev, two_state
 
 import sim
 from sim import policies
+from sim.analysis.runner import run_ensemble
 from sim.cli import main
-from sim.measures import Kind
+from sim.engine.missions import Kind
 from sim.policies import (
     BUILTIN_POLICIES,
     POLICIES,
@@ -37,7 +38,6 @@ from sim.policies import (
     Response,
     register_policy,
 )
-from sim.runner import run_ensemble
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGINS = ROOT / "tests" / "plugins"

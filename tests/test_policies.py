@@ -30,10 +30,10 @@ from conftest import (
     uniforms,
 )
 
-from sim.measures import NO_LIMIT, Kind
-from sim.model import DE_ESCALATION, SPIRAL, UNRESOLVED, EscalationModel
+from sim.engine.missions import NO_LIMIT, Kind
+from sim.engine.model import DE_ESCALATION, SPIRAL, UNRESOLVED, EscalationModel
+from sim.engine.rng import RunStreams, slot
 from sim.policies import POLICIES
-from sim.rng import RunStreams, slot
 
 TFT = {"kind": "tit_for_tat", "lag": [1, 1], "notice": 2}
 
@@ -130,7 +130,7 @@ class TestTitForTat:
 
 
 class TestProportional:
-    # ratio * size, rounded down to whole staff (sim.measures.whole_staff): 4.5 -> 4,
+    # ratio * size, rounded down to whole staff (sim.engine.missions.whole_staff): 4.5 -> 4,
     # 7.5 -> 7, 3.5 -> 3, 1.8 -> 1, 0.9 -> nothing; the 1e-9 slack makes
     # 1.16 * 25 = 28.999999999999996 a 29.
     @pytest.mark.parametrize(

@@ -23,8 +23,9 @@ from conftest import ev, two_state
 from test_invariants import modest_values
 
 from sim.engine import instruments
-from sim.measures import Kind
-from sim.model import EscalationModel
+from sim.engine.missions import Kind
+from sim.engine.model import EscalationModel
+from sim.engine.rng import RunStreams, slot
 from sim.policies import (
     POLICIES,
     Initiative,
@@ -33,7 +34,6 @@ from sim.policies import (
     Response,
     make_policy,
 )
-from sim.rng import RunStreams, slot
 
 PLUGINS = Path(__file__).resolve().parent / "plugins"
 

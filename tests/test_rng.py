@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim.rng import RunStreams, slot
+from sim.engine.rng import RunStreams, slot
 
 N = 200_000
 P_MIN = 1e-4  # smallest acceptable p-value of a goodness-of-fit test
@@ -142,7 +142,7 @@ class TestRunsOwnTheirNumbers:
 
     def test_slot_is_stable_across_processes(self):
         # not Python's salted hash(): the same slot numbers in every process
-        code = "from sim.rng import slot; print(slot('respond', 'us', 'russia'))"
+        code = "from sim.engine.rng import slot; print(slot('respond', 'us', 'russia'))"
         outs = set()
         for hash_seed in ("0", "12345"):
             env = {**os.environ, "PYTHONHASHSEED": hash_seed}

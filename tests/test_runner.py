@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from sim import run_fields
-from sim.model import OUTCOMES, EscalationModel
+from sim.analysis.runner import run_ensemble
+from sim.engine.model import OUTCOMES, EscalationModel
 from sim.run_fields import RUN_FIELDS
-from sim.runner import run_ensemble
 from sim.scenario import load_scenario
 
 SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "us_russia_2021.toml"

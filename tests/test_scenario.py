@@ -7,7 +7,7 @@ import tomllib
 
 import pytest
 
-from sim.measures import Kind
+from sim.engine.missions import Kind
 from sim.scenario import (
     ScenarioError,
     load_scenario,

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.model import EscalationModel
-from sim.runner import run_ensemble
+from sim.analysis.runner import run_ensemble
+from sim.engine.model import EscalationModel
 from sim.scenario import load_scenario
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
@@ -203,7 +203,7 @@ class TestSkripalForecast:
         assert (ens.hostile_acts[russia] > 0).mean() > 0.9
 
     def test_a_larger_russian_ratio_does_not_lower_p_spiral(self, skripal_forecast):
-        from sim.outcomes import OUTCOMES
+        from sim.analysis.outcomes import OUTCOMES
 
         runs, seed = 2000, 7
         base = run_ensemble(skripal_forecast, runs=runs, seed=seed)

@@ -1,4 +1,4 @@
-"""The story of one run (sim.story): one line per act, in date order, and why the outcome."""
+"""The story of one run (sim.analysis.story): a line per act, in date order, and why the outcome."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sim.analysis.runner import run_ensemble
+from sim.analysis.story import StoryError, parse_run_choice, tell, typical_run
 from sim.cli import main
 from sim.outcome_classes import OUTCOMES, outcome_class
-from sim.runner import run_ensemble
 from sim.scenario import load_scenario
-from sim.story import StoryError, parse_run_choice, tell, typical_run
 
 ROOT = Path(__file__).resolve().parents[1]
 MAIN = ROOT / "scenarios" / "us_russia_2021.toml"

@@ -15,11 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.cli import main
-from sim.model import OUTCOMES
-from sim.runner import run_ensemble
-from sim.scenario import load_scenario
-from sim.sweep import (
+from sim.analysis.runner import run_ensemble
+from sim.analysis.sweep import (
     ParamSpec,
     SweepError,
     SweepSpec,
@@ -29,6 +26,9 @@ from sim.sweep import (
     parse_param,
     run_sweep,
 )
+from sim.cli import main
+from sim.engine.model import OUTCOMES
+from sim.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 MAIN = ROOT / "scenarios" / "us_russia_2021.toml"

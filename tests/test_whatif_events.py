@@ -14,7 +14,7 @@ import tomli_w
 
 import sim
 from sim.cli import main
-from sim.measures import Kind
+from sim.engine.missions import Kind
 from sim.scenario import (
     WHATIF_SOURCE,
     ScenarioError,

@@ -7,8 +7,8 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
+from sim.analysis.results import atomic_write
 from sim.plots.style import PNG_DPI
-from sim.results import atomic_write
 
 
 def save_figure(fig: Figure, path: str | Path) -> list[Path]:
@@ -39,5 +39,5 @@ def save_figure(fig: Figure, path: str | Path) -> list[Path]:
 
 
 def _atomic_savefig(fig: Figure, path: Path, options: dict[str, Any]) -> None:
-    """``fig.savefig`` through :func:`sim.results.atomic_write` (temporary file, rename)."""
+    """``fig.savefig`` through :func:`sim.analysis.results.atomic_write` (temp file, rename)."""
     atomic_write(path, lambda handle: fig.savefig(handle, **options))

@@ -12,7 +12,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from sim import event_record as er
+from sim.engine import event_record as er
 from sim.engine.instruments import liftable, register_instrument
 from sim.engine.instruments.base import MAX_STAFF, EventField, Instrument
 

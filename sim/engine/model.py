@@ -3,14 +3,14 @@
 One :class:`EscalationModel` steps a whole block of Monte Carlo runs at once: every
 quantity is an array whose last axis is the run. A step has three stages:
 
-1. every :class:`~sim.agents.StateAgent` observes the previous step's announcements
+1. every :class:`~sim.engine.agents.StateAgent` observes the previous step's announcements
    (through its own perception noise) and decides;
 2. the model announces the scenario's events dated in this step and every agent's
    decisions: hostile measures go into the missions' pending buffers with their
    deadlines, conciliatory moves cancel, lift or restore;
 3. effects whose deadline is this step are applied, and each run's outcome is judged.
 
-Randomness comes only from :class:`~sim.rng.RunStreams`, so run ``r`` follows the
+Randomness comes only from :class:`~sim.engine.rng.RunStreams`, so run ``r`` follows the
 same trajectory in a block of 1 or of 100,000.
 """
 
@@ -22,14 +22,15 @@ from dataclasses import field, make_dataclass
 import mesa
 import numpy as np
 
-from sim import event_record as er
 from sim import run_fields
-from sim.agents import Relation, StateAgent
 from sim.distributions import ParamDraws
+from sim.engine import event_record as er
 from sim.engine import instruments
+from sim.engine.agents import Relation, StateAgent
+from sim.engine.event_record import EventLog
 from sim.engine.missions import NO_LIMIT, Kind, Missions, whole_staff
+from sim.engine.rng import RunStreams, slot
 from sim.engine.state import Announcements
-from sim.event_record import EventLog
 from sim.outcome_classes import DE_ESCALATION as DE_ESCALATION  # built-in codes, re-exported
 from sim.outcome_classes import (
     OUTCOMES,
@@ -41,7 +42,6 @@ from sim.outcome_classes import RELAPSE as RELAPSE
 from sim.outcome_classes import SPIRAL as SPIRAL
 from sim.outcome_classes import UNRESOLVED as UNRESOLVED
 from sim.policies import COMMON_PARAMS
-from sim.rng import RunStreams, slot
 from sim.spec import EventSpec, Scenario
 
 __all__ = ["OUTCOMES", "BlockResult", "EscalationModel"]
@@ -61,7 +61,7 @@ BlockResult = make_dataclass(
         ("trajectories", np.ndarray | None),  # (steps, missions, runs) staff after each step
         # The outcome names the codes in ``outcome`` index (sim.outcome_classes).
         ("outcome_names", tuple, field(default=OUTCOMES)),
-        # The event record of the block's runs (sim.event_record), with keep_events.
+        # The event record of the block's runs (sim.engine.event_record), with keep_events.
         ("events", object, field(default=None)),
         # Per-run values of parameters drawn from distributions (or given), by dotted path.
         ("drawn", dict, field(default_factory=dict)),
@@ -85,7 +85,7 @@ class EscalationModel(mesa.Model):
         Keep every mission's total staff after every step.
     keep_events:
         Return the event record (every announced measure and conciliatory move of every
-        run, :mod:`sim.event_record`) with the result. The record is kept while the
+        run, :mod:`sim.engine.event_record`) with the result. The record is kept while the
         block runs in any case: it tells a state which of the acts it meant to answer
         were withdrawn before they took effect.
     param_values:
@@ -333,7 +333,7 @@ class EscalationModel(mesa.Model):
         return self.log.announced(self.n_steps, len(self.mission_ids))
 
     def events(self):
-        """The block's event record as a table (:mod:`sim.event_record`)."""
+        """The block's event record as a table (:mod:`sim.engine.event_record`)."""
         sc = self.scenario
         return self.log.frame(
             self.run_ids,

@@ -18,13 +18,13 @@ import mesa
 import numpy as np
 
 from sim.engine import instruments
-from sim.event_record import ANSWER, INITIATIVE, RECIPROCATION
-from sim.measures import Kind, whole_staff
+from sim.engine.event_record import ANSWER, INITIATIVE, RECIPROCATION
+from sim.engine.missions import Kind, whole_staff
+from sim.engine.rng import slot
 from sim.policies import NO_PREFERENCE_INSTRUMENT, Observation, Policy, make_policy
-from sim.rng import slot
 
 if TYPE_CHECKING:
-    from sim.model import EscalationModel
+    from sim.engine.model import EscalationModel
 
 __all__ = ["Perception", "Relation", "StateAgent"]
 
@@ -117,7 +117,7 @@ class Relation:
         self.sched_size = np.zeros((self.depth, runs))
         self.sched_kind = np.zeros((self.depth, runs), dtype=np.int8)
         self.sched_concil = np.zeros((self.depth, runs))
-        # Why each queued decision was taken (sim.event_record causes), and the event-record
+        # Why each queued decision was taken (sim.engine.event_record causes), and the event-record
         # row of the act it answers or reciprocates (-1: none). When several decisions fall
         # due together they are announced as one, with the first one's cause.
         self.sched_cause = np.zeros((self.depth, runs), dtype=np.int8)
@@ -160,7 +160,7 @@ class Relation:
         """Queue decisions for announcement ``lag`` steps from now (size 0 = nothing).
 
         ``kind`` None queues a conciliatory move. ``cause`` and ``ref`` (per run, or one
-        for all) say why: see :mod:`sim.event_record`.
+        for all) say why: see :mod:`sim.engine.event_record`.
         """
         cols = np.nonzero(size > 0)[0]
         if not len(cols):

@@ -15,7 +15,7 @@ An ensemble needs memory for three things:
   summary is computed, and the per-run table when results are written;
 * **trajectories**, if kept: ``runs x steps x missions x 4`` bytes, plus a copy of the
   same size while ``trajectories.npz`` is written;
-* **the event record** (:mod:`sim.event_record`): every block keeps one row per measure
+* **the event record** (:mod:`sim.engine.event_record`): every block keeps one row per measure
   or move of its runs while it runs (about :data:`LOG_ROW_BYTES` each), and if the
   record is returned (``run --out``, ``Result.events``) every run's rows stay, about
   :data:`EVENT_ROW_BYTES` each, doubled while ``events.parquet`` is written. How many
@@ -129,7 +129,7 @@ def events_per_run(scenario: Scenario) -> float:
         return cached
     import numpy as np
 
-    from sim.model import EscalationModel  # the engine, only when asked
+    from sim.engine.model import EscalationModel  # the engine, only when asked
 
     model = EscalationModel(scenario, runs=np.arange(PILOT_RUNS))
     while model.running:
@@ -141,7 +141,7 @@ def events_per_run(scenario: Scenario) -> float:
 
 
 def ring_depth(scenario: Scenario) -> int:
-    """Depth of the pending-measure ring buffers (as :class:`~sim.model.EscalationModel`)."""
+    """Depth of the pending-measure ring buffers (as :class:`~sim.engine.model.EscalationModel`)."""
     depth = 2
     for ev in scenario.events:
         depth = max(depth, ev.deadline_step - ev.step + 1)

@@ -34,7 +34,7 @@ from typing import IO, TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:  # kept light: plots and sweeps write files without loading the engine
-    from sim.runner import Ensemble
+    from sim.analysis.runner import Ensemble
 
 __all__ = [
     "INCOMPLETE",

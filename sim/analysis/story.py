@@ -1,6 +1,6 @@
 """One run told as a dated story: who did what, why, what became of it, and the outcome.
 
-:func:`tell` turns one run's rows of the event record (:mod:`sim.event_record`) into
+:func:`tell` turns one run's rows of the event record (:mod:`sim.engine.event_record`) into
 one line per act, in date order, between a header and the outcome::
 
     run 3 of us_russia_2021 — spiral on 2022-09-14 (us_in_russia at 63 staff, ...)
