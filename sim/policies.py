@@ -71,6 +71,22 @@ __all__ = [
 ]
 
 
+_ALLOWED_CACHE: dict[tuple, np.ndarray] = {}
+
+
+def _allowed_instruments(hostile: tuple) -> np.ndarray:
+    """Per instrument code, whether a policy may answer with it (``Kind.NONE`` or a
+    hostile instrument): a lookup table, cached per registry content."""
+    key = tuple(i.code for i in hostile)
+    table = _ALLOWED_CACHE.get(key)
+    if table is None:
+        table = np.zeros(max(key, default=0) + 1, dtype=bool)
+        table[list(key)] = True
+        table[int(Kind.NONE)] = True
+        _ALLOWED_CACHE[key] = table
+    return table
+
+
 def _hostile_names() -> list[str]:
     """The hostile instruments a ladder may name (plugins' included), by code."""
     return [i.name for i in sorted(instrument_registry.hostile(), key=lambda i: i.code)]
@@ -424,14 +440,18 @@ class Policy:
         if instrument.dtype.kind not in "iu":
             raise self._error(f"respond returned instruments of type {instrument.dtype}")
         instrument = np.broadcast_to(instrument, shape)
-        if not (np.isfinite(size).all() and (size >= 0).all()):
+        # Checked on every call, so by the cheapest means: two reductions (a NaN fails
+        # both comparisons) and a table lookup, not a search per run.
+        if size.size and not (size.min() >= 0 and size.max() < np.inf):
             bad = size[~(np.isfinite(size) & (size >= 0))]
             raise self._error(f"respond returned sizes {bad[:3].tolist()}, expected >= 0")
         # Read from the instrument registry on every call: plugins may add hostile
         # instruments, which a policy that mirrors what it perceived passes on.
         hostile = instrument_registry.hostile()
-        allowed = (instrument == Kind.NONE) | np.isin(instrument, [i.code for i in hostile])
-        if not allowed.all():
+        allowed = _allowed_instruments(hostile)
+        lo, hi = (int(instrument.min()), int(instrument.max())) if instrument.size else (0, 0)
+        if lo < 0 or hi >= len(allowed) or not allowed[instrument].all():
+            allowed = np.isin(instrument, [i.code for i in hostile]) | (instrument == Kind.NONE)
             codes = sorted(set(instrument[~allowed].tolist()))
             raise self._error(
                 f"respond returned instrument codes {codes}, expected Kind.NONE (no "

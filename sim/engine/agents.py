@@ -105,6 +105,8 @@ class Relation:
         self.noisy = bool(np.any(p.noise > 0))
         self.noisy_everywhere = bool(np.all(p.noise > 0))
         self.escalates = bool(np.any(p.escalate_instrument > 0))
+        # Whether the policy takes unilateral steps at all (asked only if it does).
+        self.initiates = type(p).initiate is not Policy.initiate
         self.reciprocates = bool(np.any(p.reciprocate > 0))
         self.reciprocates_always = bool(np.all(p.reciprocate >= 1))
         self.responds_always = bool(np.all(p.respond_prob >= 1))
@@ -391,14 +393,14 @@ class StateAgent(mesa.Agent):
         steps and exogenous provocations, all announced this step (no lag)."""
         streams = self.model.streams
         p = rel.policy
-        initiative = p.checked_initiative(obs)
+        initiative = p.checked_initiative(obs) if rel.initiates else None
         if rel.conciliates:
             u = streams.uniform(t, rel.slots["conciliate"])
             exo = u < rel.p_conciliate
             lo, hi = p.conciliation_size
             amount = lo if lo == hi else streams.integers(t, rel.slots["conciliate_size"], lo, hi)
             rel.schedule(t, 0, np.where(exo, amount, 0.0).astype(float), None)
-        if initiative.acting.any():
+        if initiative is not None and initiative.acting.any():
             rel.schedule(t, 0, np.where(initiative.acting, initiative.size, 0.0), None)
         if rel.provokes:
             provoked = streams.uniform(t, rel.slots["provoke"]) < rel.p_provoke

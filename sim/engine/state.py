@@ -68,10 +68,14 @@ class Announcements:
         event-record ``rows`` per run. ``initiative`` (a bool, or one per run) is False
         for solidarity measures, which allies do not join in turn."""
         at = (m, cols)
-        if initiative is not False:
-            mask = np.broadcast_to(initiative, np.shape(size))
-            self.initiative[at] += np.where(mask, size, 0.0)
-            self.initiative_ref[at] = np.where(mask & (size > 0), rows, self.initiative_ref[at])
+        if initiative is True:
+            self.initiative[at] += size
+            self.initiative_ref[at] = np.where(size > 0, rows, self.initiative_ref[at])
+        elif initiative is not False:  # one per run
+            self.initiative[at] += np.where(initiative, size, 0.0)
+            self.initiative_ref[at] = np.where(
+                initiative & (size > 0), rows, self.initiative_ref[at]
+            )
         bigger = size > self.largest[at]
         self.ref[at] = np.where(bigger, rows, self.ref[at])
         self.kind[at] = np.where(bigger, kind, self.kind[at])
