@@ -12,7 +12,7 @@ Measured in one process, on scenarios/us_russia_2021.toml unless stated:
    for the runs they share;
 4. peak memory (fresh subprocesses) at 100,000 runs with and without saved trajectories,
    and at 1,000,000 runs without (processed in blocks);
-5. scaling in the number of states: generated complete-graph scenarios with 2, 8 and 32
+5. scaling in the number of states: generated complete-graph scenarios with 2, 8 and 22
    states, runs/s and cost per run-step per pair of states;
 6. the event record returned as a table (``keep_events``, what ``run --out`` writes and
    ``sim.run`` keeps) against the same runs without it, as a ratio of wall times. (The
