@@ -41,7 +41,8 @@ import pandas as pd
 
 from sim.analysis.runner import check_stop
 from sim.distributions import PER_RUN_RANGES, SCALAR_ONLY
-from sim.engine.missions import HOSTILE_KINDS, Kind
+from sim.engine import instruments
+from sim.engine.missions import Kind
 from sim.engine.model import EscalationModel
 from sim.engine.rng import slot
 from sim.policies import COMMON_PARAMS, POLICIES
@@ -66,7 +67,11 @@ __all__ = [
 ]
 
 STAT_NAMES = ("response_rate", "log_ratio", "lag", "other_instrument", "initiatives_per_year")
-_HOSTILE_LABELS = {k.label for k in HOSTILE_KINDS}
+
+
+def _hostile_labels() -> set[str]:
+    """The hostile instruments' names (plugins' included): the acts calibration reads."""
+    return {i.name for i in instruments.hostile()}
 
 
 class CalibrationError(Exception):
@@ -607,7 +612,7 @@ def _hostile_event(ev: dict, actor: str, target: str) -> bool:
     return (
         ev.get("actor") == actor
         and ev.get("target") == target
-        and ev.get("kind") in _HOSTILE_LABELS
+        and ev.get("kind") in _hostile_labels()
     )
 
 
@@ -661,7 +666,7 @@ def record_acts(scenario: Scenario, until: dt.date) -> dict[tuple[str, str], lis
     acts: dict[tuple[str, str], list[Act]] = {}
     seen: set[tuple[int, str]] = set()
     for ev in sorted(replayed.events, key=lambda e: (e.date, e.index)):
-        if ev.own or ev.kind not in HOSTILE_KINDS or (ev.step, ev.mission) in seen:
+        if ev.own or not instruments.by_code(ev.kind).hostile or (ev.step, ev.mission) in seen:
             continue
         # Acts on one mission in one step were announced together: one act, dated by the
         # first of them, sized by all (as the engine merges them).

@@ -38,6 +38,8 @@ from dataclasses import dataclass
 
 from sim import run_fields
 from sim.distributions import Distribution, scenario_distributions
+from sim.engine.missions import Missions
+from sim.engine.state import Announcements
 from sim.policies import COMMON_PARAMS
 from sim.spec import Scenario
 
@@ -157,11 +159,11 @@ def per_run_block_bytes(scenario: Scenario) -> int:
     s = len(scenario.states)
     depth = ring_depth(scenario)
     own = any(ev.own for ev in scenario.events)
-    # Ring buffers: expel, restore, posts, cap, ceiling (int32), visa (float64),
-    # suspend (bool), hostile (int16); a copy of six of them for own measures.
-    ring = depth * m * (5 * 4 + 8 + 1 + 2 + (4 * 4 + 8 + 1 if own else 0))
-    # Staff, limits, pending sums, removed/restored; announcements; forecast snapshot.
-    missions = m * (5 * 4 + 2 * 8 + 1 + 4 * 4 + 3 * 8 + 7 * 8 + 2 + 8)
+    # The missions' staff, limits, pending rings and sums, as every registered
+    # instrument allocates them (measured on a probe), then this step's, last step's and
+    # the recalled announcements, and the forecast-start snapshot.
+    ring = m * Missions.footprint(depth, own)
+    missions = m * (3 * Announcements.empty(1, 1).nbytes() + 8 + 8)
     # A relation exists only between states with a mission in one direction or the other.
     linked = {(mi.sender, mi.host) for mi in scenario.missions.values()}
     linked |= {(host, sender) for sender, host in linked}

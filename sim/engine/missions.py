@@ -150,6 +150,35 @@ class Missions:
         """A new ring of pending amounts for an instrument."""
         return Pending(self.depth, self.n_missions, self.n_runs, dtype, empty, combine)
 
+    @classmethod
+    def footprint(cls, depth: int, own: bool = False) -> int:
+        """Bytes one mission takes per run, with rings ``depth`` deep (and the sender's
+        own copies when ``own``): measured on a probe, so every registered instrument's
+        state counts, plugins' included (for the memory estimate)."""
+        probe = cls(
+            [
+                {
+                    "diplomats": 0,
+                    "local_staff": 0,
+                    "consulates": 0,
+                    "staff_per_consulate": 0,
+                    "cap": NO_LIMIT,
+                    "local_hire_ceiling": NO_LIMIT,
+                }
+            ],
+            1,
+            depth,
+        )
+        total = 0
+        for value in vars(probe).values():
+            values = value.values() if isinstance(value, dict) else [value]
+            for v in values:
+                if isinstance(v, Pending):
+                    total += v.buf.nbytes * (2 if own else 1)
+                elif isinstance(v, np.ndarray):
+                    total += v.nbytes
+        return total
+
     # ------------------------------------------------------------------ views
     def total(self, m: int | slice = slice(None)) -> np.ndarray:
         out = self.diplomats[m] + self.local[m] + self.posts[m] * self.per_post[m]
