@@ -35,6 +35,19 @@ CASES: dict[str, tuple[str, dict]] = {
     path.stem: (f"scenarios/{path.name}", {})
     for path in sorted((ROOT / "scenarios").glob("*.toml"))
 }
+# Version-1 scenario files (as shipped before the behaviour mechanisms of issue 13, using
+# none of their fields): they must keep validating and giving the same results, while
+# the shipped scenarios opt into the mechanisms.
+CASES.update(
+    {
+        f"v1/{path.stem}": (f"tests/fixtures/v1/{path.name}", {})
+        for path in sorted((ROOT / "tests" / "fixtures" / "v1").glob("*.toml"))
+    }
+)
+CASES["v1/us_russia_2021+take_offer"] = (
+    "tests/fixtures/v1/us_russia_2021.toml",
+    {"take_offer": "us"},
+)
 CASES["us_russia_2021+take_offer"] = ("scenarios/us_russia_2021.toml", {"take_offer": "us"})
 CASES["us_russia_2021+visa_and_consulate"] = (
     "scenarios/us_russia_2021.toml",
