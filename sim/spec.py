@@ -131,6 +131,9 @@ class EventSpec:
     source: str = ""
     note: str = ""
     own: bool = False  # a state's measure on its own mission: not a hostile act
+    #: Fields the instrument declares beyond the four amounts (name -> value,
+    #: defaults filled in), e.g. an expulsion's ``category``.
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -98,7 +98,8 @@ def test_is_declared_completely(name):
     assert instrument.doc.strip(), f"{name}: no doc"
     for field_name, field in {**instrument.fields, **instrument.mission_fields}.items():
         assert isinstance(field, EventField) and field.name == field_name
-        assert field.kind in ("int", "float", "liftable")
+        assert field.kind in instruments.FIELD_KINDS
+        assert (field.kind == "choice") == bool(field.choices)
         if not field.required and field.default is not None:
             assert field.low is None or field.default >= field.low
     if instrument.amount_field is not None:

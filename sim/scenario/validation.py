@@ -106,7 +106,19 @@ OUTCOME_KEYS = {
 #: the order of their problems).
 EVENT_AMOUNT_FIELDS = ("size", "level", "rate", "lifts")
 #: The value type of each kind of instrument field (``liftable``: a restriction's name).
-_FIELD_TYPES = {"int": "int", "float": "float", "liftable": "str"}
+_FIELD_TYPES = {
+    "int": "int",
+    "float": "float",
+    "bool": "bool",
+    "liftable": "str",
+    "hostile": "str",
+    "choice": "str",
+}
+
+
+def declared_event_fields() -> set[str]:
+    """Every event field some registered instrument declares (plugins' included)."""
+    return {name for i in instruments.INSTRUMENTS.values() for name in i.fields}
 
 
 @dataclass
@@ -633,7 +645,7 @@ def _check_event(
 ) -> dict[str, Any] | None:
     """One event's values; ``None`` if what the others are checked against is wrong."""
     path = f"events.{i}"
-    ev = c.table(ev, path, EVENT_KEYS)
+    ev = c.table(ev, path, EVENT_KEYS | declared_event_fields())
     if not ev:
         return None
     date = c.get(ev, "date", path, "date")
@@ -683,10 +695,13 @@ def _check_instrument(c: _Checker, path: str, kind_label: str) -> Instrument | N
 def _check_amounts(
     c: _Checker, path: str, ev: dict[str, Any], instrument: Instrument
 ) -> dict[str, Any]:
-    """The ``size`` / ``level`` / ``rate`` / ``lifts`` the instrument declares, defaulted;
-    a field it does not declare is a problem."""
+    """The fields the instrument declares, defaulted: the four amounts (``size`` /
+    ``level`` / ``rate`` / ``lifts``) by name, any other in ``options``. A field it does
+    not declare is a problem."""
     values: dict[str, Any] = {}
-    for key in EVENT_AMOUNT_FIELDS:
+    options: dict[str, Any] = {}
+    others = sorted(declared_event_fields() - set(EVENT_AMOUNT_FIELDS))
+    for key in (*EVENT_AMOUNT_FIELDS, *others):
         field = instrument.fields.get(key)
         if field is None:
             if key in ev:
@@ -694,14 +709,20 @@ def _check_amounts(
             continue
         default = ... if field.required else field.default
         kind = _FIELD_TYPES[field.kind]
-        values[key] = c.get(ev, key, path, kind, default, field.low, field.high)
-        if field.kind == "liftable" and values[key] is not None:
-            restrictions = sorted(i.name for i in instruments.liftable())
-            if values[key] not in restrictions:
-                c.bad(
-                    f"{path}.{key}",
-                    f"expected one of {', '.join(restrictions)}, found {values[key]!r}",
-                )
+        value = c.get(ev, key, path, kind, default, field.low, field.high)
+        names = {
+            "liftable": lambda: sorted(i.name for i in instruments.liftable()),
+            "hostile": lambda: sorted(i.name for i in instruments.hostile()),
+            "choice": lambda f=field: list(f.choices),
+        }.get(field.kind)
+        if names is not None and value is not None and value not in names():
+            c.bad(f"{path}.{key}", f"expected one of {', '.join(names())}, found {value!r}")
+        if key in EVENT_AMOUNT_FIELDS:
+            values[key] = value
+        else:
+            options[key] = value
+    if options:
+        values["options"] = options
     return values
 
 

@@ -57,13 +57,30 @@ def register_instrument(cls: type[Instrument]) -> type[Instrument]:
     if code in _BY_CODE:
         raise ValueError(f"instrument code {code} is already taken by {_BY_CODE[code].name!r}")
     for field_name, spec in cls.fields.items():
-        if field_name != spec.name or field_name not in ("size", "level", "rate", "lifts"):
+        if field_name != spec.name or not _NAME.fullmatch(field_name):
             raise ValueError(f"{cls.__name__}.fields: {field_name!r} is not an event field")
+        if field_name in _GENERIC_EVENT_KEYS:
+            raise ValueError(
+                f"{cls.__name__}.fields: {field_name!r} is a key every event has already"
+            )
+        if spec.kind not in FIELD_KINDS or (spec.kind == "choice") != bool(spec.choices):
+            raise ValueError(
+                f"{cls.__name__}.fields: {field_name!r} has kind {spec.kind!r}; expected one "
+                f"of {', '.join(FIELD_KINDS)} (choices given for a choice, and only then)"
+            )
     instance = cls()
     INSTRUMENTS[name] = instance
     _BY_CODE[code] = instance
     _refresh()
     return cls
+
+
+#: The kinds an instrument's event field may have (sim.engine.instruments.base.EventField).
+FIELD_KINDS = ("int", "float", "bool", "liftable", "hostile", "choice")
+#: Keys every event has, which no instrument may declare as its own field.
+_GENERIC_EVENT_KEYS = frozenset(
+    {"date", "actor", "target", "kind", "deadline", "mission", "source", "note", "until"}
+)
 
 
 def registry_state() -> dict[str, Instrument]:

@@ -41,9 +41,14 @@ MAX_STAFF = 10_000_000
 class EventField:
     """A field an event of some instrument takes in a scenario.
 
-    ``kind`` is ``int``, ``float`` or ``liftable`` (the name of a registered
-    instrument that a lift can remove); ``default`` is used when an optional field is
-    left out (``None``: stays unset).
+    ``kind`` is ``int``, ``float``, ``bool``, ``liftable`` (the name of a registered
+    instrument that a lift can remove), ``hostile`` (the name of a registered hostile
+    instrument) or ``choice`` (one of ``choices``); ``default`` is used when an optional
+    field is left out (``None``: stays unset).
+
+    The four amounts (``size``, ``level``, ``rate``, ``lifts``) are attributes of
+    :class:`~sim.spec.EventSpec`; any other field an instrument declares (a category, a
+    flag, the consequence of an ultimatum) is in the event's ``options``.
     """
 
     name: str
@@ -53,6 +58,7 @@ class EventField:
     low: float | None = None
     high: float | None = None
     doc: str = ""
+    choices: tuple[str, ...] = ()
 
 
 class Instrument:
