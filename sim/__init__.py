@@ -18,6 +18,7 @@ import sim.backtest
 import sim.calibrate
 import sim.runner
 import sim.sweep  # noqa: F401
+from sim.analysis.ablation import Change, ablation
 from sim.analysis.sweep import SweepResult
 from sim.api import (
     Result,
@@ -37,11 +38,13 @@ except metadata.PackageNotFoundError:  # running from a source tree that is not 
     __version__ = "0+unknown"
 
 __all__ = [
+    "Change",
     "Result",
     "Scenario",
     "ScenarioError",
     "SweepResult",
     "__version__",
+    "ablation",
     "compare",
     "load_results",
     "load_scenario",
