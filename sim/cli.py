@@ -39,6 +39,7 @@ from sim.policies import (
     COMMON_PARAMS,
     POLICIES,
     PluginError,
+    choice_params,
     load_entry_point_policies,
     load_plugin_module,
 )
@@ -875,6 +876,20 @@ def _cmd_policies() -> int:
     print("\nParameters common to every policy:\n")
     for key, param in COMMON_PARAMS.items():
         print(f"  {key} = {param.default!r}  ({param.describe()})\n      {param.doc}")
+    # Two per hostile instrument (plugins' included): listed by name, explained once.
+    choices = choice_params()
+    shares = [key for key in choices if not key.endswith("_amount")]
+    amounts = [key for key in choices if key.endswith("_amount")]
+    print(
+        "  choice_<instrument> = 0.0  (probability in [0, 1]; a policy's sum to at most 1)"
+        "\n      probability that an answer to a perceived act goes through that instrument"
+        " instead of the policy's own: " + ", ".join(shares)
+    )
+    print(
+        "  choice_<instrument>_amount = -1.0  (number >= -1)"
+        "\n      amount of that instrument when chosen: -1 sized by the answer, >= 0 its own"
+        " amount (staff, level, posts or rate): " + ", ".join(amounts)
+    )
     print(
         "\nA numeric parameter may also be a distribution drawn per run, e.g."
         '\n  ratio = { dist = "lognormal", median = 1.0, sigma = 0.2 }'

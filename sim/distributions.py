@@ -1,8 +1,8 @@
 """Numeric scenario parameters given as probability distributions, drawn once per run.
 
 A policy parameter (``states.<id>.policy.<key>``, ``states.<id>.toward.<other>.<key>``)
-or a mission's ``diplomats``, ``local_staff`` or ``consulates`` may be written in TOML
-as a table instead of a number::
+or a mission's ``diplomats``, ``admin_technical``, ``local_staff`` or ``consulates`` may
+be written in TOML as a table instead of a number::
 
     ratio = { dist = "lognormal", median = 1.0, sigma = 0.2 }
 
@@ -650,6 +650,7 @@ class ParamDraws:
 
     MISSION_COLUMNS: ClassVar[dict[str, str]] = {
         "diplomats": "diplomats",
+        "admin_technical": "admin_technical",
         "local_staff": "local",
         "consulates": "posts",
     }
@@ -757,5 +758,5 @@ class ParamDraws:
             raise ValueError(
                 f"param_values: {', '.join(unused)}: no such parameter in use in this scenario "
                 "(expected states.<id>.policy.<key>, states.<id>.toward.<other>.<key> or "
-                "missions.<id>.diplomats|local_staff|consulates)"
+                "missions.<id>.diplomats|admin_technical|local_staff|consulates)"
             )

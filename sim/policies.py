@@ -47,8 +47,10 @@ from sim.priors import Prior
 
 __all__ = [
     "BUILTIN_POLICIES",
+    "CHOICE_PREFIX",
     "COMMON_PARAMS",
     "DEFAULT_INITIATIVE_SIZE",
+    "DERIVED_AMOUNT",
     "ENTRY_POINT_GROUP",
     "NO_PREFERENCE_INSTRUMENT",
     "POLICIES",
@@ -62,6 +64,7 @@ __all__ = [
     "PolicyError",
     "Prior",
     "Response",
+    "choice_params",
     "load_entry_point_policies",
     "load_plugin_module",
     "make_policy",
@@ -104,7 +107,7 @@ class Param:
 
     default: Any
     doc: str
-    kind: str = "float"  # float | int | prob | range | ladder
+    kind: str = "float"  # float | int | prob | range | ladder | instrument
     low: float | None = None
     high: float | None = None
     prior: Prior | None = None
@@ -155,6 +158,8 @@ class Param:
             return "probability in [0, 1]"
         if self.kind == "ladder":
             return "list of instruments from " + ", ".join(_hostile_names())
+        if self.kind == "instrument":
+            return "one of " + ", ".join(_hostile_names())
         if self.kind == "range":
             return f"[min, max] integers with {self.low:g} <= min <= max <= {self.high:g}"
         bounds = []
@@ -178,6 +183,10 @@ class Param:
             ):
                 return None, expected + " (non-empty, no repeats)"
             return list(value), None
+        if self.kind == "instrument":
+            if not isinstance(value, str) or value not in _hostile_names():
+                return None, expected
+            return value, None
         if self.kind == "range":
             if (
                 isinstance(value, list)
@@ -227,6 +236,21 @@ COMMON_PARAMS: dict[str, Param] = {
         prior=Prior(0, 9, "floor", "steps between perceiving an act and answering"),
     ),
     "notice": Param(4, "steps from announcing a measure to its deadline", "int", 1, 52),
+    "comply": Param(
+        0.0,
+        "probability of meeting an ultimatum issued in the forecast: a conciliatory move "
+        "toward the issuer in the next step",
+        # No prior yet: calibrating it needs a record of ultimatums (issue 14).
+        "prob",
+    ),
+    "settle_rate": Param(
+        0.0,
+        "proposals per year, during a round, to settle both missions at parity (the smaller "
+        "of the two); the counterpart accepts with its reciprocate probability",
+        "float",
+        0,
+        365,
+    ),
     "noise": Param(
         0.0, "perception noise: perceived = rint(true size * exp(noise * Z))", "float", 0, 5
     ),
@@ -260,7 +284,83 @@ COMMON_PARAMS: dict[str, Param] = {
     "conciliation_size": Param(
         [1, 1], "staff restored per exogenous conciliatory step", "range", 1, 100_000
     ),
+    # Behaviour mechanisms (docs/model.md, "Behaviour mechanisms"). Each default turns its
+    # mechanism off. Applied to the policy's answer in this order: saturation, ceiling,
+    # restraint; then the choice of instrument (choice_<instrument>, made per hostile
+    # instrument by choice_params()).
+    "restraint_floor": Param(
+        0,
+        "staff this state keeps in the counterpart's capital: it answers with at most its "
+        "mission there above this floor, and not at all at or below it (0: no floor)",
+        "int",
+        0,
+        10_000_000,
+    ),
+    "restraint_width": Param(
+        0,
+        "staff above restraint_floor over which the readiness to answer rises from 0 to 1 "
+        "(0: fully ready anywhere above the floor)",
+        "int",
+        0,
+        10_000_000,
+    ),
+    "saturation": Param(
+        0.0,
+        "answers saturate: up to S staff-equivalents unchanged, a larger s becomes "
+        "S*(1 + log(s/S)), growing only logarithmically (0: linear, no saturation)",
+        "float",
+        0,
+        10_000_000,
+    ),
+    "answer_ceiling": Param(
+        0, "largest answer, in staff-equivalents (0: no ceiling)", "int", 0, 10_000_000
+    ),
 }
+
+#: Prefix of the parameters generated for each hostile instrument (:func:`choice_params`).
+CHOICE_PREFIX = "choice_"
+#: ``choice_<instrument>_amount`` when the chosen instrument is sized by the answer.
+DERIVED_AMOUNT = -1.0
+_CHOICE_CACHE: dict[tuple, dict[str, Param]] = {}
+
+
+def choice_params() -> dict[str, Param]:
+    """``choice_<name>`` and ``choice_<name>_amount`` for every hostile instrument
+    registered now (plugins' included), in the order of their codes.
+
+    Generated from the instrument registry, not listed, so that a plugin's instrument is
+    a channel of answer like the built-ins. ``choice_<name>``: the probability that an
+    answer to a perceived act goes through that instrument instead of the policy's own
+    (mirrored) one; a policy's choices sum to at most 1 (validated; per-run draws that
+    sum to more are scaled down to 1 by the engine). ``choice_<name>_amount``: -1 sizes
+    the measure by the answer (the instrument's ``amount_for``, as for any answer), a
+    value >= 0 is the instrument's own amount (diplomats expelled, a level for a cap or
+    ban, posts closed, a rate for visa denials).
+    """
+    hostile = sorted(instrument_registry.hostile(), key=lambda i: i.code)
+    key = tuple((i.name, i.code) for i in hostile)
+    params = _CHOICE_CACHE.get(key)
+    if params is None:
+        params = {}
+        for instrument in hostile:
+            name = instrument.name
+            params[f"{CHOICE_PREFIX}{name}"] = Param(
+                0.0,
+                f"probability that an answer to a perceived act is a {name} instead of "
+                "the policy's own instrument",
+                "prob",
+                prior=Prior(0.0, 1.0, doc=f"share of answers made through {name}"),
+            )
+            params[f"{CHOICE_PREFIX}{name}_amount"] = Param(
+                DERIVED_AMOUNT,
+                f"amount of a {name} chosen as an answer: -1 sized by the answer, >= 0 the "
+                f"{name}'s own amount ({instrument.doc})",
+                "float",
+                -1,
+                10_000_000,
+            )
+        _CHOICE_CACHE[key] = params
+    return params
 
 
 @dataclass
@@ -400,7 +500,7 @@ class Policy:
         common["reciprocate"] = Param(
             cls.default_reciprocate, COMMON_PARAMS["reciprocate"].doc, "prob"
         )
-        return {**common, **cls.params}
+        return {**common, **choice_params(), **cls.params}
 
     def respond(self, obs: Observation) -> Response:
         """Size (staff-equivalents) and preferred instrument of this step's answer.
@@ -532,13 +632,13 @@ def register_policy(cls: type[Policy]) -> type[Policy]:
     for key, param in params.items():
         if not isinstance(key, str) or not _NAME.fullmatch(key) or key == "kind":
             raise PluginError(f"{where}: parameter name {key!r} is not an id")
-        if key in COMMON_PARAMS:
+        if key in COMMON_PARAMS or key.startswith(CHOICE_PREFIX):
             raise PluginError(f"{where}: parameter {key!r} clashes with a common parameter")
         if hasattr(Policy, key) or callable(getattr(cls, key, None)):
             raise PluginError(f"{where}: parameter {key!r} would hide a method or attribute")
         if not isinstance(param, Param):
             raise PluginError(f"{where}: parameter {key!r} must be a sim.policies.Param")
-        if param.kind not in ("float", "int", "prob", "range", "ladder"):
+        if param.kind not in ("float", "int", "prob", "range", "ladder", "instrument"):
             raise PluginError(f"{where}: parameter {key!r} has unknown kind {param.kind!r}")
         if param.check(param.default)[1] is not None:
             raise PluginError(
@@ -700,6 +800,48 @@ class Parity(Policy):
         size = np.where(use_cap, excess, obs.perceived)
         kind = np.where(use_cap, np.int8(Kind.CAP), obs.perceived_kind).astype(np.int8)
         return Response(size, kind)
+
+
+@register_policy
+class ParityTarget(Policy):
+    """Parity as a target: when hit, bring the counterpart down to parity, then stop.
+
+    Unlike ``parity``, which answers in kind once the missions are even, parity here is
+    where the exchange ends. Russia's 2017 cap of 455, the "exact number" of its staff in
+    the US, "in the spirit of parity"; the UK-Russia parity demand of March 2018; and
+    1986, when the US, after its 55 expulsions "to comply with legislation that ordered
+    equal-size staffs", declared a "cease-fire" once both sides "evidently accepted the
+    concept of parity" (../shared/data/expulsions_timeline.md A5/A6, B5, and the 1986
+    paragraph of A.3). When an act is perceived and the counterpart's mission here
+    exceeds one's own mission there by more than ``tolerance`` (a fraction of one's own),
+    it answers with exactly the excess, through ``instrument``; at parity (within the
+    tolerance) it does not answer at all.
+    """
+
+    name = "parity_target"
+    classifier = Classifier(memory_depth=1, stochastic=False, initiates=False)
+    params: ClassVar[dict[str, Param]] = {
+        "tolerance": Param(
+            0.0,
+            "excess of the counterpart's mission over one's own, as a fraction of one's own, "
+            "that still counts as parity",
+            "float",
+            0,
+            10,
+            prior=Prior(0.0, 0.5, doc="excess over one's own mission tolerated as parity"),
+        ),
+        "instrument": Param(
+            "cap", "instrument that brings the counterpart down to parity", "instrument"
+        ),
+    }
+
+    def respond(self, obs: Observation) -> Response:
+        theirs = obs.their_total.astype(float)
+        mine = obs.own_total.astype(float)
+        above_parity = theirs > mine * (1.0 + self.tolerance)
+        size = np.where((obs.perceived > 0) & above_parity, theirs - mine, 0.0)
+        code = np.int8(instrument_registry.code_of(self.instrument))
+        return Response(size, np.full(size.shape, code, dtype=np.int8))
 
 
 @register_policy

@@ -72,6 +72,9 @@ class StateSpec:
     solidarity: float
     solidarity_size: int
     policies: dict[str, dict[str, Any]]  # counterpart id -> validated policy values
+    #: Answer acts perceived together from several counterparts in one announcement
+    #: (one lag drawn per state, not per relation).
+    answer_together: bool = False
 
 
 @dataclass
@@ -91,6 +94,8 @@ class MissionSpec:
     #: Staff pools that instrument plugins declare (``mission_fields``), by name:
     #: counted in the mission's total.
     extra: dict[str, int] = field(default_factory=dict)
+    #: Administrative and technical staff: a count, or a distribution drawn per run.
+    admin_technical: int | Distribution = 0
 
     @property
     def total(self) -> int:
@@ -101,6 +106,7 @@ class MissionSpec:
         """
         return (
             largest_count(self.diplomats)
+            + largest_count(self.admin_technical)
             + largest_count(self.local_staff)
             + largest_count(self.consulates) * self.staff_per_consulate
             + sum(self.extra.values())
@@ -132,8 +138,11 @@ class EventSpec:
     note: str = ""
     own: bool = False  # a state's measure on its own mission: not a hostile act
     #: Fields the instrument declares beyond the four amounts (name -> value,
-    #: defaults filled in), e.g. an expulsion's ``category``.
+    #: defaults filled in), e.g. an expulsion's ``category``, an ultimatum's ``then``.
     options: dict[str, Any] = field(default_factory=dict)
+    #: A temporary measure (``until``) ends in this step, always after its deadline's
+    #: (``n_steps``: after the horizon); None: it lasts.
+    until_step: int | None = None
 
 
 @dataclass
@@ -175,6 +184,9 @@ class Scenario:
     #: ``sim.run(events=..., take_offer=...)``), JSON-ready: each event's fields (dates
     #: as ISO text), its ``index`` in :attr:`events` and what ``added_by`` it.
     added_events: list[dict[str, Any]] = field(default_factory=list)
+    #: Staff-equivalents per head of each staff category (``[staff_weights]``; a
+    #: category left out, or all of them, weighs 1).
+    staff_weights: dict[str, float] = field(default_factory=dict)
 
     @property
     def forecast_step(self) -> int:

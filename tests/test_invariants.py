@@ -47,6 +47,8 @@ def modest_values(param: Param) -> list:
     """
     if param.kind == "ladder":
         candidates = [list(param.default), list(param.default)[:1], LADDER[::-1]]
+    elif param.kind == "instrument":
+        candidates = [param.default, *HOSTILE]
     elif param.kind == "range":
         low, high = int(param.low), int(param.high)
         top = min(high, low + 3)

@@ -34,6 +34,7 @@ from sim.engine.missions import NO_LIMIT, Kind
 from sim.engine.model import DE_ESCALATION, SPIRAL, UNRESOLVED, EscalationModel
 from sim.engine.rng import RunStreams, slot
 from sim.policies import POLICIES
+from sim.spec import ScenarioError
 
 TFT = {"kind": "tit_for_tat", "lag": [1, 1], "notice": 2}
 
@@ -236,6 +237,53 @@ class TestParity:
         m = rec.m("a_in_b")
         assert rec.kind[2, m, 0] == Kind.EXPEL and rec.size[2, m, 0] == 2
         assert rec.total[-1, m, 0] == 13 and (rec.cap[:, m, 0] == NO_LIMIT).all()
+
+
+PARITY_TARGET = {"kind": "parity_target", "lag": [1, 1], "notice": 2}
+
+
+class TestParityTarget:
+    """Parity as a target (docs/model.md §5.9); more on the mechanisms every policy has
+    in tests/test_policy_mechanisms.py."""
+
+    def test_answers_with_exactly_the_excess_then_stops_at_parity(self):
+        events = [ev(0, "a", "b", "expel", size=2), ev(6, "a", "b", "expel", size=1)]
+        tolerant = {**PARITY_TARGET, "tolerance": 0.1}
+        sc = two_state(None, tolerant, a_in_b=30, b_in_a=20, events=events, horizon_steps=12)
+        rec = Recorder(sc)
+        m = rec.m("a_in_b")
+        # Step 1: B's mission is 20 - 2 pending = 18, A's 30: capped at 18, size 12.
+        assert rec.kind[2, m, 0] == Kind.CAP and rec.size[2, m, 0] == 12
+        assert rec.total[-1, m, 0] == 18
+        # Step 7: 17 against 18 is parity within 10%: no answer at all.
+        assert rec.size[3:, m, 0].sum() == 0
+        # Without the tolerance, the new excess of 1 is answered, and nothing more.
+        rec = Recorder(two_state(None, PARITY_TARGET, a_in_b=30, b_in_a=20, events=events))
+        assert rec.size[8, m, 0] == 1 and rec.size[:, m, 0].sum() == 13
+        assert rec.total[-1, m, 0] == 17 == rec.total[-1, rec.m("b_in_a"), 0]
+
+    def test_no_answer_when_not_outnumbered(self):
+        # parity would answer in kind here (TestParity); parity as a target does not.
+        sc = two_state(
+            None, PARITY_TARGET, a_in_b=15, b_in_a=20, events=[ev(0, "a", "b", "expel", size=2)]
+        )
+        rec = Recorder(sc)
+        assert rec.size[:, rec.m("a_in_b"), 0].sum() == 0
+
+    def test_by_expulsion(self):
+        by_expulsion = {**PARITY_TARGET, "instrument": "expel"}
+        sc = two_state(
+            None, by_expulsion, a_in_b=30, b_in_a=20, events=[ev(0, "a", "b", "expel", size=2)]
+        )
+        rec = Recorder(sc)
+        m = rec.m("a_in_b")
+        assert rec.kind[2, m, 0] == Kind.EXPEL and rec.size[2, m, 0] == 12
+        assert rec.total[-1, m, 0] == 18 and (rec.cap[:, m, 0] == NO_LIMIT).all()
+
+    def test_instrument_is_validated(self):
+        with pytest.raises(ScenarioError) as err:
+            two_state(None, {**PARITY_TARGET, "instrument": "lift"})
+        assert [p.path for p in err.value.problems] == ["states.b.policy.instrument"]
 
 
 class TestGrit:

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.engine import instruments
 from sim.outcome_classes import (
     OUTCOMES,
     outcome_class,
@@ -78,6 +79,8 @@ _NOUN = {
     "lift": "lifting of a restriction",
     "restore": "letting staff back",
     "offer": "conditional offer",
+    "ultimatum": "ultimatum",
+    "settle": "settlement",
 }
 
 
@@ -225,6 +228,8 @@ class _Teller:
             if kind == "restore":
                 return f"{r.restored} staff return to {m}"
             return f"{r.removed} staff leave {m} under a restriction in force"
+        if r.cause == "temporary_end":
+            return self._temporary_end(r, m, n)
         if kind == "expel":
             if r.own:
                 return f"{a} withdraws {n} staff of its own from {m} by {by}"
@@ -263,7 +268,37 @@ class _Teller:
             return f"{a} lets {n} staff back into {m} by {by}"
         if kind == "offer":
             return f"{a} offers to drop its measures on {m} if {self.name(r.target)} drops its own"
+        if kind == "ultimatum":
+            return (
+                f"{a} gives {self.name(r.target)} until {by} to back down, or it "
+                f"{self._consequence(r)} ({m})"
+            )
+        if kind == "settle":
+            return f"{a} settles with {self.name(r.target)}: {m} at {n} staff from {by}"
         return f"{a} acts on {m} ({kind})"
+
+    def _temporary_end(self, r, m: str, n: int) -> str:
+        """The end of a temporary measure (``until``): its restriction lifted, or its
+        staff let back."""
+        measure = self.by_seq.get(r.cause_seq) if r.cause_seq is not None else None
+        noun = _NOUN.get(measure.instrument, "measure") if measure is not None else "measure"
+        ref = f" #{r.cause_seq}" if r.cause_seq is not None else ""
+        head = f"the temporary {noun}{ref} on {m} ends"
+        if r.instrument == "lift":
+            return f"{head}: the restriction is lifted"
+        if n <= 0:
+            return f"{head}, but nobody can come back (a cap or a suspension leaves no room)"
+        if measure is not None and measure.instrument == "close_consulate":
+            return f"{head}: its posts reopen with {n} staff"
+        return f"{head}: {n} staff let back"
+
+    def _consequence(self, r) -> str:
+        """What an ultimatum threatens, in words (its scenario event's ``then``)."""
+        ev = self.events.get(r.event_index) if r.event_index is not None else None
+        then = instruments.INSTRUMENTS.get(ev.options.get("then", "")) if ev else None
+        if then is None:
+            return "acts"
+        return then.describe(r.amount, r.amount)
 
     def why(self, r) -> str:
         c = r.cause
@@ -282,6 +317,12 @@ class _Teller:
             return f"solidarity with {ally}{after}"
         if c == "reciprocation":
             return f"reciprocation of {self.act(r.cause_seq)}"
+        if c == "ultimatum":
+            if r.instrument in _HOSTILE:
+                return f"consequence of {self.act(r.cause_seq)}, not met"
+            return f"complying with {self.act(r.cause_seq)}"
+        if c == "temporary_end":
+            return f"temporary: the end of {self.act(r.cause_seq)}"
         if c == "offer_accepted":
             name = self.name(cause.actor) if cause is not None else "the counterpart"
             return f"withdrawn because {name} accepted its offer with #{r.cause_seq}"
@@ -295,8 +336,16 @@ class _Teller:
 
     def fate(self, r) -> str:
         f, when = r.fate, self.day(r.fate_step)
-        if r.cause in _EFFECT_CAUSES:
+        if r.cause in _EFFECT_CAUSES or r.cause == "temporary_end":
             return ""
+        if r.instrument == "ultimatum":
+            if f == "met":
+                return f"met {when}"
+            if f == "carried_out":
+                by = self._by(r, lambda x: x.cause == "ultimatum" and x.cause_seq == r.seq)
+                return f"not met: carried out {when}{by}"
+        if r.instrument == "settle" and f == "carried_out":
+            return f"agreed levels from {when}"
         if f == "carried_out":
             if r.instrument in ("cancel", "lift") or (
                 r.instrument not in _APPLY_ORDER and r.fate_step == r.step
@@ -304,10 +353,14 @@ class _Teller:
                 return ""
             return f"{'in force from' if r.instrument in _RESTRICTIONS else 'carried out'} {when}"
         if f == "cancelled":
-            by = self._by(r, lambda x: x.instrument == "cancel" and x.mission == r.mission)
+            by = self._by(
+                r, lambda x: x.instrument in ("cancel", "settle") and x.mission == r.mission
+            )
             return f"cancelled {when}{by}"
         if f == "lifted":
-            by = self._by(r, lambda x: x.instrument == "lift" and x.mission == r.mission)
+            by = self._by(
+                r, lambda x: x.instrument in ("lift", "settle") and x.mission == r.mission
+            )
             return f"in force from {self.day(r.deadline_step)}, lifted {when}{by}"
         if f == "accepted":
             by = self._by(r, lambda x: x.cause == "offer_accepted" and x.actor == r.actor, True)

@@ -21,7 +21,14 @@ from sim.engine import instruments
 from sim.engine.event_record import ANSWER, INITIATIVE, RECIPROCATION
 from sim.engine.missions import Kind, whole_staff
 from sim.engine.rng import slot
-from sim.policies import NO_PREFERENCE_INSTRUMENT, Observation, Policy, make_policy
+from sim.policies import (
+    CHOICE_PREFIX,
+    DERIVED_AMOUNT,
+    NO_PREFERENCE_INSTRUMENT,
+    Observation,
+    Policy,
+    make_policy,
+)
 
 if TYPE_CHECKING:
     from sim.engine.model import EscalationModel
@@ -38,6 +45,8 @@ _SLOTS = (
     "conciliate",
     "conciliate_size",
     "escalate",
+    "restraint",
+    "choice",
 )
 
 
@@ -113,12 +122,23 @@ class Relation:
         self.fixed_lag = bool(np.all(self.lag_min == self.lag_max))
         self.provokes = bool(np.any(self.p_provoke > 0))
         self.conciliates = bool(np.any(self.p_conciliate > 0))
+        self.saturates = bool(np.any(np.asarray(p.saturation) > 0))
+        self.has_ceiling = bool(np.any(np.asarray(p.answer_ceiling) > 0))
+        self.restrains = bool(np.any(np.asarray(p.restraint_floor) > 0))
+        # Drawn only where a floor has a width (else readiness is 0 or 1).
+        self.restrains_gradually = bool(
+            np.any((np.asarray(p.restraint_floor) > 0) & (np.asarray(p.restraint_width) > 0))
+        )
+        self._init_choice(runs)
         self.slots = {name: slot(name, actor, target) for name in _SLOTS}
         self._policy_slots: dict[str, int] = {}
         # Decisions waiting for their announcement step (ring buffer over the lag).
         self.sched_size = np.zeros((self.depth, runs))
         self.sched_kind = np.zeros((self.depth, runs), dtype=np.int8)
         self.sched_concil = np.zeros((self.depth, runs))
+        # The amount of a queued answer through a chosen channel (DERIVED_AMOUNT: sized by
+        # the answer at the announcement). Kept only where a choice can be made.
+        self.sched_amount = np.full((self.depth, runs), DERIVED_AMOUNT) if self.chooses else None
         # Why each queued decision was taken (sim.engine.event_record causes), and the event-record
         # row of the act it answers or reciprocates (-1: none). When several decisions fall
         # due together they are announced as one, with the first one's cause.
@@ -136,6 +156,7 @@ class Relation:
         # This step's intentions, read by the model when it announces.
         self.intent_size = np.zeros(runs)
         self.intent_kind = np.zeros(runs, dtype=np.int8)
+        self.intent_amount: np.ndarray | None = None  # None: every amount is derived
         self.intent_concil = np.zeros(runs)
         self.intent_joined = np.zeros(runs)  # staff expelled in solidarity with an ally
         self.intent_cause = np.zeros(runs, dtype=np.int8)
@@ -144,6 +165,34 @@ class Relation:
         self.intent_concil_ref = np.full(runs, -1, dtype=np.int64)
         self.intent_joined_ref = np.full(runs, -1, dtype=np.int64)
         self.intent_joined_ally = np.full(runs, -1, dtype=np.int16)
+
+    def _init_choice(self, runs: int) -> None:
+        """The channels an answer may be chosen to go through (``choice_<instrument>``),
+        as tables over runs: instrument codes, cumulative probabilities, own amounts.
+
+        Per-run probabilities that sum to more than 1 (drawn from distributions, which
+        validation cannot sum) are scaled down to sum to 1: no run mirrors then.
+        """
+        p = self.policy
+        codes, probs, amounts = [], [], []
+        for instrument in sorted(instruments.hostile(), key=lambda i: i.code):
+            key = CHOICE_PREFIX + instrument.name
+            prob = np.broadcast_to(np.asarray(getattr(p, key, 0.0), dtype=float), (runs,))
+            if not np.any(prob > 0):
+                continue
+            codes.append(instrument.code)
+            probs.append(prob)
+            amount = getattr(p, f"{key}_amount", DERIVED_AMOUNT)
+            amounts.append(np.broadcast_to(np.asarray(amount, dtype=float), (runs,)))
+        self.chooses = bool(codes)
+        if not self.chooses:
+            return
+        self.choice_codes = np.array(codes, dtype=np.int8)
+        stacked = np.array(probs)
+        total = stacked.sum(axis=0)
+        stacked = stacked / np.where(total > 1.0, total, 1.0)
+        self.choice_cumulative = np.cumsum(stacked, axis=0)
+        self.choice_amount = np.array(amounts)
 
     def policy_slot(self, name: str) -> int:
         if name not in self._policy_slots:
@@ -158,11 +207,15 @@ class Relation:
         kind: np.ndarray | None,
         cause: np.ndarray | int = INITIATIVE,
         ref: np.ndarray | int = -1,
+        amount: np.ndarray | None = None,
     ) -> None:
         """Queue decisions for announcement ``lag`` steps from now (size 0 = nothing).
 
         ``kind`` None queues a conciliatory move. ``cause`` and ``ref`` (per run, or one
-        for all) say why: see :mod:`sim.engine.event_record`.
+        for all) say why: see :mod:`sim.engine.event_record`. ``amount``: a hostile
+        decision's own amount in its instrument (per run; ``DERIVED_AMOUNT`` or None:
+        sized by ``size``). Decisions that fall due together keep an own amount only if
+        they all have the same one.
         """
         cols = np.nonzero(size > 0)[0]
         if not len(cols):
@@ -177,6 +230,11 @@ class Relation:
             sizes, causes, refs = self.sched_size, self.sched_cause, self.sched_ref
             self.sched_kind[rows, cols] = np.maximum(self.sched_kind[rows, cols], kind[cols])
         first = sizes[rows, cols] == 0
+        if kind is not None and self.sched_amount is not None:
+            new = DERIVED_AMOUNT if amount is None else np.broadcast_to(amount, size.shape)[cols]
+            queued = self.sched_amount[rows, cols]
+            same = queued == new
+            self.sched_amount[rows, cols] = np.where(first | same, new, DERIVED_AMOUNT)
         causes[rows, cols] = np.where(first, cause, causes[rows, cols])
         refs[rows, cols] = np.where(first, ref, refs[rows, cols])
         sizes[rows, cols] += size[cols]
@@ -186,6 +244,9 @@ class Relation:
         row = step % self.depth
         self.intent_size = self.sched_size[row].copy()
         self.intent_kind = self.sched_kind[row].copy()
+        if self.sched_amount is not None:
+            self.intent_amount = self.sched_amount[row].copy()
+            self.sched_amount[row] = DERIVED_AMOUNT
         self.intent_concil = self.sched_concil[row].copy()
         self.intent_joined = np.zeros_like(self.intent_concil)
         self.intent_cause = self.sched_cause[row].copy()
@@ -211,12 +272,16 @@ class Relation:
             now &= withdrawn(self.intent_ref)
             self.intent_size[now] = 0.0
             self.intent_kind[now] = 0
+            if self.intent_amount is not None:
+                self.intent_amount[now] = DERIVED_AMOUNT
         answers = (self.sched_cause == ANSWER) & (self.sched_size > 0) & runs[None, :]
         if not answers.any():
             return
         gone = answers & withdrawn(self.sched_ref)
         self.sched_size[gone] = 0.0
         self.sched_kind[gone] = 0
+        if self.sched_amount is not None:
+            self.sched_amount[gone] = DERIVED_AMOUNT
         self.sched_cause[gone] = 0
         self.sched_ref[gone] = -1
 
@@ -233,6 +298,11 @@ class StateAgent(mesa.Agent):
         self.solidarity_size = 0
         # (ally's mission-of-target index, my relation toward target, slot id)
         self.solidarity_links: list[tuple[int, Relation, int]] = []
+        # answer_together: every relation draws its lag from this one state-level slot,
+        # so acts perceived together are answered together (one announcement).
+        spec = model.scenario.states.get(state_id)
+        self.answer_together = bool(getattr(spec, "answer_together", False))
+        self.lag_slot = slot("lag", state_id)
 
     def decide(self) -> None:
         """Observe last step's announcements through this state's eyes and decide."""
@@ -256,9 +326,9 @@ class StateAgent(mesa.Agent):
         """
         seen = self._perceive(rel, t)
         obs = self._observation(rel, t, seen)
-        size, kind = self._apply_rule(rel, t, obs)
+        size, kind, amount = self._apply_rule(rel, t, obs)
         size, reciprocating = self._reciprocate(rel, t, seen, size)
-        self._schedule_answers(rel, t, seen, size, kind, reciprocating)
+        self._schedule_answers(rel, t, seen, size, kind, reciprocating, amount)
         self._unilateral_moves(rel, t, obs)
 
     def _perceive(self, rel: Relation, t: int) -> Perception:
@@ -272,7 +342,7 @@ class StateAgent(mesa.Agent):
             true_size = model.last.size[rel.obs_m]
             seen_kind = model.last.kind[rel.obs_m]
             concil_seen = model.last.concil[rel.obs_m]
-            own_total = model.missions.total(rel.obs_m) - model.missions.pending_expel[rel.obs_m]
+            own_total = model.missions.net_total(rel.obs_m)
         else:
             answered = reciprocated = np.full(runs, -1, dtype=np.int64)
             true_size = np.zeros(runs)
@@ -280,7 +350,7 @@ class StateAgent(mesa.Agent):
             concil_seen = np.zeros(runs)
             own_total = np.zeros(runs, dtype=np.int32)
         if rel.act_m >= 0:
-            their_total = model.missions.total(rel.act_m) - model.missions.pending_expel[rel.act_m]
+            their_total = model.missions.net_total(rel.act_m)
         else:
             their_total = np.zeros(runs, dtype=np.int32)
         perceived = true_size
@@ -320,21 +390,90 @@ class StateAgent(mesa.Agent):
             draw=lambda name: streams.uniform(t, rel.policy_slot(name)),
         )
 
-    def _apply_rule(self, rel: Relation, t: int, obs: Observation) -> tuple[np.ndarray, np.ndarray]:
-        """The policy's answer: sizes (float, runs) and instruments (int8 Kind, runs).
+    def _apply_rule(
+        self, rel: Relation, t: int, obs: Observation
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """The policy's answer: sizes (float, runs), instruments (int8 Kind, runs) and
+        own amounts in them (float, runs, ``DERIVED_AMOUNT`` where sized by the answer;
+        None when no channel can be chosen).
 
-        No preference (``Kind.NONE``) becomes :data:`~sim.policies.NO_PREFERENCE_INSTRUMENT`;
-        then, with probability ``escalate_instrument``, the next rung of the ladder up.
+        The size goes through saturation, the ceiling and restraint, in that order. No
+        preference (``Kind.NONE``) becomes :data:`~sim.policies.NO_PREFERENCE_INSTRUMENT`.
+        An answer to a perceived act may then be made through a chosen channel
+        (``choice_<instrument>``); one that is not, with probability
+        ``escalate_instrument``, takes the next rung of the ladder up.
         """
         p = rel.policy
         response = p.checked_response(obs)
         size = response.size
         kind = response.instrument
         kind = np.where(kind == Kind.NONE, np.int8(NO_PREFERENCE_INSTRUMENT), kind).astype(np.int8)
+        if rel.saturates:
+            size = self._saturate(size, p.saturation)
+        if rel.has_ceiling:
+            size = np.where(p.answer_ceiling > 0, np.minimum(size, p.answer_ceiling), size)
+        if rel.restrains:
+            size = self._restrain(rel, t, obs, size)
+        amount = None
+        mirrored: np.ndarray | bool = True
+        if rel.chooses:
+            kind, amount, chosen = self._choose_channel(rel, t, obs, kind)
+            mirrored = ~chosen
         if rel.escalates:
             shift = self.model.streams.uniform(t, rel.slots["escalate"]) < p.escalate_instrument
-            kind = np.where(shift, rel.next_rung[kind], kind).astype(np.int8)
-        return size, kind
+            kind = np.where(shift & mirrored, rel.next_rung[kind], kind).astype(np.int8)
+        return size, kind, amount
+
+    @staticmethod
+    def _saturate(size: np.ndarray, scale) -> np.ndarray:
+        """Answers up to the saturation scale S as they are, larger ones growing only
+        logarithmically beyond it: ``S * (1 + log(s / S))`` for s > S (continuous, with
+        slope 1 at S, concave). Small answers keep their exact size, so an act of one
+        is still answered with one."""
+        scale = np.asarray(scale, dtype=float)
+        safe = np.where(scale > 0, scale, 1.0)
+        beyond = safe * (1.0 + np.log(np.maximum(size, safe) / safe))
+        return np.where((scale > 0) & (size > scale), beyond, size)
+
+    def _restrain(self, rel: Relation, t: int, obs: Observation, size: np.ndarray) -> np.ndarray:
+        """A state that needs its embassy answers with at most what it can afford to lose
+        above ``restraint_floor`` (expecting its answer mirrored), and is less ready to
+        answer the closer it is to the floor: ready with probability
+        clip((own - floor) / width, 0, 1), or only above the floor when the width is 0."""
+        p = rel.policy
+        floor = np.asarray(p.restraint_floor)
+        width = np.asarray(p.restraint_width)
+        room = obs.own_total.astype(float) - floor
+        limited = floor > 0
+        size = np.where(limited, np.minimum(size, np.maximum(room, 0.0)), size)
+        if rel.restrains_gradually:
+            readiness = np.where(
+                width > 0, np.clip(room / np.maximum(width, 1), 0.0, 1.0), room > 0
+            )
+            ready = self.model.streams.uniform(t, rel.slots["restraint"]) < readiness
+        else:
+            ready = room > 0
+        return np.where(limited & ~ready, 0.0, size)
+
+    def _choose_channel(
+        self, rel: Relation, t: int, obs: Observation, kind: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Which answers go through a chosen instrument instead of the policy's own: one
+        uniform per run against the cumulative ``choice_<instrument>`` probabilities, in
+        the order of the instruments' codes. Only answers to perceived acts (not a
+        policy's own punishments). Returns the instruments, their own amounts
+        (``DERIVED_AMOUNT``: sized by the answer) and the runs that chose."""
+        answering = obs.perceived > 0
+        if not answering.any():  # addressed draws: skipping one moves no other
+            return kind, np.full(len(kind), DERIVED_AMOUNT), answering
+        u = self.model.streams.uniform(t, rel.slots["choice"])
+        below = u < rel.choice_cumulative
+        chosen = answering & below[-1]
+        pick = below.argmax(axis=0)
+        columns = np.arange(len(u))
+        kind = np.where(chosen, rel.choice_codes[pick], kind).astype(np.int8)
+        amount = np.where(chosen, rel.choice_amount[pick, columns], DERIVED_AMOUNT)
+        return kind, amount, chosen
 
     def _reciprocate(
         self, rel: Relation, t: int, seen: Perception, size: np.ndarray
@@ -360,9 +499,11 @@ class StateAgent(mesa.Agent):
         size: np.ndarray,
         kind: np.ndarray,
         reciprocating: np.ndarray,
+        amount: np.ndarray | None = None,
     ) -> None:
         """Queue the answers and reciprocations, each with probability ``respond_prob``
-        (answers only) and after the relation's lag."""
+        (answers only) and after the relation's lag (drawn from the state's slot when it
+        answers together, the relation's otherwise)."""
         streams = self.model.streams
         p = rel.policy
         acting = whole_staff(size) >= 1
@@ -373,12 +514,13 @@ class StateAgent(mesa.Agent):
         if rel.fixed_lag:
             lag = rel.lag_min
         else:
-            lag = streams.integers(t, rel.slots["lag"], rel.lag_min, rel.lag_max)
+            lag_slot = self.lag_slot if self.answer_together else rel.slots["lag"]
+            lag = streams.integers(t, lag_slot, rel.lag_min, rel.lag_max)
         # An answer to what was perceived, else the policy's own move (e.g. grim's).
         perceived = seen.perceived
         cause = np.where(perceived > 0, np.int8(ANSWER), np.int8(INITIATIVE))
         ref = np.where(perceived > 0, seen.answered, -1)
-        rel.schedule(t, lag, np.where(acting, size, 0.0), kind, cause, ref)
+        rel.schedule(t, lag, np.where(acting, size, 0.0), kind, cause, ref, amount)
         rel.schedule(
             t,
             lag,

@@ -23,10 +23,11 @@ Columns of :func:`EventLog.frame` (``Result.events``, ``events.parquet``):
 ``mission``             the mission acted on (for an offer, the actor's own measures'
                         target mission)
 ``instrument``          expel, cap, ban_local_hires, close_consulate, visa_denial,
-                        suspend, cancel, lift, restore, offer
+                        suspend, cancel, lift, restore, offer, ultimatum, settle
 ``amount``              the instrument's own quantity: staff (expel, restore), posts
                         (close_consulate), the level (cap, ban_local_hires), departures
-                        per step (visa_denial), staff called off (cancel)
+                        per step (visa_denial), staff called off (cancel), the
+                        consequence's amount (ultimatum), the agreed level (settle)
 ``size``                staff-equivalents at announcement (what other states perceive)
 ``cause``               event (a scenario event; ``event_index``), answer (to the act
                         ``cause_seq``), initiative (the policy's own move: a
@@ -35,12 +36,17 @@ Columns of :func:`EventLog.frame` (``Result.events``, ``events.parquet``):
                         the conciliatory move ``cause_seq``), offer_accepted (the
                         offerer withdrawing its measures because ``cause_seq``
                         accepted), departure (staff leaving under the visa denial
-                        ``cause_seq``), standing (a restriction in force from the start)
+                        ``cause_seq``), standing (a restriction in force from the start),
+                        ultimatum (the consequence of the ultimatum ``cause_seq``, not
+                        met; or a move complying with it), temporary_end (the end of
+                        the temporary measure ``cause_seq``: its restriction lifted, or
+                        its staff let back)
 ``deadline_step``,      when the measure takes effect
 ``deadline``
 ``fate``                carried_out, cancelled, lifted (carried out, later lifted),
                         not_feasible (nothing left to act on), accepted or lapsed
-                        (offers), pending (still waiting at the horizon)
+                        (offers), met (an ultimatum complied with; one not met is
+                        carried_out), pending (still waiting at the horizon)
 ``fate_step``           when the fate was settled (-1 while pending)
 ``staff_removed``       staff this measure removed when it took effect
 ``staff_restored``      staff a restore brought back
@@ -67,14 +73,34 @@ CAUSES = (
     "offer_accepted",
     "departure",
     "standing",
+    "ultimatum",
+    "temporary_end",
 )
-EVENT, ANSWER, INITIATIVE, SOLIDARITY, RECIPROCATION, OFFER_ACCEPTED, DEPARTURE, STANDING = range(
-    len(CAUSES)
-)
+(
+    EVENT,
+    ANSWER,
+    INITIATIVE,
+    SOLIDARITY,
+    RECIPROCATION,
+    OFFER_ACCEPTED,
+    DEPARTURE,
+    STANDING,
+    ULTIMATUM,
+    TEMPORARY_END,
+) = range(len(CAUSES))
 
 #: What became of it.
-FATES = ("pending", "carried_out", "cancelled", "lifted", "not_feasible", "accepted", "lapsed")
-PENDING, CARRIED_OUT, CANCELLED, LIFTED, NOT_FEASIBLE, ACCEPTED, LAPSED = range(len(FATES))
+FATES = (
+    "pending",
+    "carried_out",
+    "cancelled",
+    "lifted",
+    "not_feasible",
+    "accepted",
+    "lapsed",
+    "met",
+)
+PENDING, CARRIED_OUT, CANCELLED, LIFTED, NOT_FEASIBLE, ACCEPTED, LAPSED, MET = range(len(FATES))
 
 
 _INT_COLUMNS = {
@@ -148,6 +174,16 @@ class EventLog:
         }
         #: Restrictions that stay in force after their deadline until lifted.
         self._restrictions = {i.code for i in instruments.liftable()}
+        #: Rows of these instruments take the staff changes of others at their deadline
+        #: (a settlement: its cap's cuts and its restores).
+        self._effects_of = {
+            i.code: tuple(
+                "restore" if name == "restore" else instruments.code_of(name)
+                for name in i.record_effects_of
+            )
+            for i in instruments.INSTRUMENTS.values()
+            if i.record_effects_of
+        }
         self._hostile_codes = [i.code for i in instruments.hostile()]
 
     # ----------------------------------------------------------------- adding
@@ -268,6 +304,11 @@ class EventLog:
 
     def settle_offer(self, row: np.ndarray, cols: np.ndarray, fate: int, step: int) -> None:
         """An open offer (``row`` per run column) is accepted or lapses."""
+        self.settle(row, cols, fate, step)
+
+    def settle(self, row: np.ndarray, cols: np.ndarray, fate: int, step: int) -> None:
+        """A pending row (``row`` per run column, -1: none) gets its fate in runs ``cols``
+        (an offer accepted or lapsed, an ultimatum met or carried out)."""
         ok = row[cols] >= 0
         rows = row[cols][ok]
         rows = rows[self.fate[rows] == PENDING]
@@ -368,13 +409,14 @@ class EventLog:
                 for kind in np.unique(kinds):
                     sel = kinds == kind
                     r, c = rows[sel], cols[sel]
-                    key = "restore" if kind == Kind.RESTORE else int(kind)
-                    pool = left.get(key)
-                    if pool is not None:
-                        take = np.minimum(self.nominal[r], pool[m, c]).astype(np.int64)
-                        pool[m, c] -= take
-                        target = self.restored if key == "restore" else self.removed
-                        target[r] += take
+                    own_key = "restore" if kind == Kind.RESTORE else int(kind)
+                    for key in self._effects_of.get(int(kind), (own_key,)):
+                        pool = left.get(key)
+                        if pool is not None:
+                            take = np.minimum(self.nominal[r], pool[m, c]).astype(np.int64)
+                            pool[m, c] -= take
+                            target = self.restored if key == "restore" else self.removed
+                            target[r] += take
                     if kind in self._restrictions:
                         self.in_force[m].append((r, c, int(kind)))
                     standing = self.standing_row.get(int(kind))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.engine import instruments
+from sim.engine.categories import CATEGORIES, StaffWeights
 from sim.engine.kinds import (
     CONCILIATORY_KINDS,
     HOSTILE_KINDS,
@@ -96,21 +97,49 @@ class Missions:
     Parameters
     ----------
     initial:
-        Per mission: diplomats, local_staff, consulates, staff_per_consulate, cap,
-        local_hire_ceiling (``NO_LIMIT`` for none), and any field an instrument plugin
-        declares (its ``mission_fields``).
+        Per mission: diplomats, admin_technical (default 0), local_staff, consulates,
+        staff_per_consulate, cap, local_hire_ceiling (``NO_LIMIT`` for none), and any
+        field an instrument plugin declares (its ``mission_fields``).
     runs:
         Number of runs in the block.
     depth:
         Ring-buffer depth: one more than the longest deadline in steps.
+    weights:
+        Staff-equivalents per head of each staff category
+        (:mod:`sim.engine.categories`; default 1 each).
+    counterpart:
+        Per mission, the index of its counterpart (the mission whose sender is its host
+        and whose host is its sender), -1 where there is none; default none.
     """
 
-    def __init__(self, initial: list[dict[str, int]], runs: int, depth: int) -> None:
+    def __init__(
+        self,
+        initial: list[dict[str, int]],
+        runs: int,
+        depth: int,
+        weights: dict[str, float] | None = None,
+        counterpart: list[int] | np.ndarray | None = None,
+    ) -> None:
         m = len(initial)
         self.n_missions, self.n_runs, self.depth = m, runs, depth
         self.initial = initial
+        self.weights = StaffWeights(weights)
+        #: Decided once: with every weight 1 the instruments skip weight arithmetic, so
+        #: that results are bit-identical to a scenario without ``[staff_weights]``.
+        self.weighted = not self.weights.uniform
+        self.counterpart = (
+            np.full(m, -1, dtype=np.int64)
+            if counterpart is None
+            else np.asarray(counterpart, dtype=np.int64)
+        )
+        #: What the last ``announce`` actually announced where it is not its size: the
+        #: heads (or posts) an expulsion or closure reached when weights are not all 1,
+        #: the level of a parity cap. By instrument code, over the announcement's runs;
+        #: read by the event record.
+        self.reached: dict[int, np.ndarray] = {}
 
         self.diplomats = self.column("diplomats")
+        self.admin_technical = self.column("admin_technical")
         self.local = self.column("local_staff")
         self.posts = self.column("consulates")
         self.per_post = np.array([mi["staff_per_consulate"] for mi in initial], dtype=np.int32)[
@@ -159,6 +188,7 @@ class Missions:
             [
                 {
                     "diplomats": 0,
+                    "admin_technical": 0,
                     "local_staff": 0,
                     "consulates": 0,
                     "staff_per_consulate": 0,
@@ -181,7 +211,14 @@ class Missions:
 
     # ------------------------------------------------------------------ views
     def total(self, m: int | slice = slice(None)) -> np.ndarray:
-        out = self.diplomats[m] + self.local[m] + self.posts[m] * self.per_post[m]
+        """Heads of every staff category (:data:`~sim.engine.categories.CATEGORIES`,
+        written out: this is the hot path) and every plugin's pool, per run."""
+        out = (
+            self.diplomats[m]
+            + self.admin_technical[m]
+            + self.local[m]
+            + self.posts[m] * self.per_post[m]
+        )
         for pool in self.extra_pools.values():
             out = out + pool[m]
         return out
@@ -207,6 +244,71 @@ class Missions:
             out = out + instrument.pending_staff(self, m)
         return out
 
+    def weight(self, category: str) -> float:
+        """Staff-equivalents per head of ``category``."""
+        return self.weights[category]
+
+    def equivalents(self, m: int | slice = slice(None)) -> np.ndarray:
+        """Mission m's staff in staff-equivalents, per run (plugins' pools count 1 a
+        head). With every weight 1 it is the total."""
+        if not self.weighted:
+            return self.total(m)
+        out = sum(self.weights[c.name] * c.heads(self, m) for c in CATEGORIES)
+        for pool in self.extra_pools.values():
+            out = out + pool[m]
+        return out
+
+    def committed_heads(self, m: int | slice) -> dict[str, np.ndarray]:
+        """:meth:`committed` by staff category: heads of mission m already ordered out
+        by name (pending expulsions), per run."""
+        committed: dict[str, np.ndarray] = {}
+        for instrument in self._committing:
+            for name, heads in instrument.pending_heads(self, m).items():
+                committed[name] = committed[name] + heads if name in committed else heads
+        return committed
+
+    def net_equivalents(self, m: int) -> np.ndarray:
+        """Mission m's staff-equivalents net of the staff already ordered out by name
+        (:meth:`net_total` weighted), per run."""
+        out = self.equivalents(m)
+        for name, heads in self.committed_heads(m).items():
+            out = out - self.weights[name] * heads
+        return out
+
+    def pending_heads(self, m: int | slice) -> dict[str, np.ndarray]:
+        """Heads of each category that the measures pending against mission m will
+        remove at their deadlines (expulsions, closures, bans), per run."""
+        out: dict[str, np.ndarray] = {}
+        for instrument in self._hostile:
+            for name, heads in instrument.pending_heads(self, m).items():
+                out[name] = out[name] + heads if name in out else heads
+        return out
+
+    def net_heads(self, m: int | slice, exempt_consulates: bool = False) -> np.ndarray:
+        """Mission m's staff net of what the measures pending against it will remove,
+        per run; without consulate staff if ``exempt_consulates`` (what a parity cap
+        equals)."""
+        pending = self.pending_heads(m)
+        out = 0
+        for c in CATEGORIES:
+            if exempt_consulates and c.name == "consulate_staff":
+                continue
+            heads = c.heads(self, m)
+            if c.name in pending:
+                heads = np.maximum(heads - pending[c.name], 0)
+            out = out + heads
+        for pool in self.extra_pools.values():
+            out = out + pool[m]
+        return out
+
+    def parity_level(self, m: int, exempt_consulates: bool = False) -> np.ndarray:
+        """The level of a parity cap on mission m: its counterpart's staff net of the
+        measures pending against it, per run (``NO_LIMIT`` without a counterpart)."""
+        other = int(self.counterpart[m])
+        if other < 0:
+            return np.full(self.n_runs, NO_LIMIT, dtype=np.int64)
+        return np.asarray(self.net_heads(other, exempt_consulates), dtype=np.int64)
+
     def restricted(self, m: int) -> np.ndarray:
         """Runs in which a liftable restriction (cap, ban, visa denial...) holds on m."""
         out = np.zeros(self.n_runs, dtype=bool)
@@ -227,18 +329,26 @@ class Missions:
         deadline: int,
         runs: np.ndarray | slice = slice(None),
         hostile: bool = True,
+        options: dict | None = None,
     ) -> np.ndarray:
         """Announce hostile measures on mission m; return their size in staff-equivalents.
 
         ``kind`` (instrument codes) and ``count`` (the instrument's amount: staff, posts,
         a level or a rate) are arrays over the selected ``runs``; ``kind == 0`` means
         nothing. ``hostile=False`` marks a state's measure on its own mission (it
-        changes staff but is nobody's hostile act).
+        changes staff but is nobody's hostile act). ``options`` are a scenario event's
+        fields beyond its amount (an expulsion's ``category``, a cap's ``parity``...).
         """
         slot = deadline % self.depth
         size = np.zeros(np.shape(kind))
         total = self.total(m)[runs]
-        ctx = {"total": total, "net_total": total - self.committed(m)[runs]}
+        if self.reached:
+            self.reached = {}
+        ctx = {
+            "total": total,
+            "net_total": total - self.committed(m)[runs],
+            "options": options or {},
+        }
         for instrument in self._hostile:
             where = kind == instrument.code
             if where.any():
@@ -267,8 +377,10 @@ class Missions:
         The sender's own measures on the mission (``hostile=False``) stay pending.
         """
         cols = np.nonzero(runs)[0]
-        called_off = np.zeros(np.shape(runs), dtype=np.int64)
-        off = np.zeros(len(cols), dtype=np.int64)
+        # Staff-equivalents are whole only when every weight is 1.
+        dtype = float if self.weighted else np.int64
+        called_off = np.zeros(np.shape(runs), dtype=dtype)
+        off = np.zeros(len(cols), dtype=dtype)
         for instrument in self._hostile:
             off = off + instrument.cancel(self, m, cols)
         called_off[cols] = off

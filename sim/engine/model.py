@@ -92,7 +92,8 @@ class EscalationModel(mesa.Model):
         Per-run values for this block's runs (one per run, in the order of ``runs``),
         keyed by dotted path as in scenarios: ``states.<id>.policy.<key>``,
         ``states.<id>.toward.<other>.<key>`` (which takes precedence over the ``policy``
-        path for that relation) or ``missions.<id>.diplomats|local_staff|consulates``.
+        path for that relation) or
+        ``missions.<id>.diplomats|admin_technical|local_staff|consulates``.
         They replace the scenario's value or distribution there. Parameters written as
         distributions are drawn per run (:mod:`sim.distributions`); every per-run
         value used is in ``drawn`` and in the :class:`BlockResult`.
@@ -131,7 +132,8 @@ class EscalationModel(mesa.Model):
 
         depth = 2
         for ev in scenario.events:
-            depth = max(depth, ev.deadline_step - ev.step + 1)
+            # An ultimatum's consequence has its own deadline, after the event's.
+            depth = max(depth, instruments.by_code(ev.kind).ring_depth(ev, scenario.step_days))
         for st in scenario.states.values():
             for values in st.policies.values():
                 notice = values.get("notice", COMMON_PARAMS["notice"].default)
@@ -139,6 +141,7 @@ class EscalationModel(mesa.Model):
         initial = [
             {
                 "diplomats": m.diplomats,
+                "admin_technical": m.admin_technical,
                 "local_staff": m.local_staff,
                 "consulates": m.consulates,
                 "staff_per_consulate": m.staff_per_consulate,
@@ -155,7 +158,12 @@ class EscalationModel(mesa.Model):
             self.draws.mission_columns(m.id, fields)
             for m, fields in zip(specs, initial, strict=True)
         ]
-        self.missions = Missions(initial, self.n_runs, depth)
+        # A parity cap takes its level from the counterpart: the mission of this
+        # mission's host in its sender.
+        counterpart = [by_pair.get((m.host, m.sender), -1) for m in specs]
+        self.missions = Missions(
+            initial, self.n_runs, depth, weights=scenario.staff_weights, counterpart=counterpart
+        )
         self.missions.track_effects = True
         self.log = EventLog(self.n_runs, len(specs))
         self.keep_events = keep_events
@@ -200,6 +208,7 @@ class EscalationModel(mesa.Model):
         for ev in scenario.events:
             self.events_at.setdefault(ev.step, []).append(ev)
         self.event_mission = {ev.index: m_index[ev.mission] for ev in scenario.events}
+        self._init_event_mechanisms()
 
         m, r = len(self.mission_ids), self.n_runs
         # What was announced this step, and last step (what agents observe now).
@@ -262,7 +271,11 @@ class EscalationModel(mesa.Model):
                 tracker.start(self.outcome_view)
         self.agents.do("decide")
         self._announce_events(t)
+        if self.proposers and t >= self.forecast_step:
+            self._propose_settlements(t)
         self._announce_decisions(t)
+        if self.ultimatums_due or self.ending_at:
+            self._event_mechanisms_due(t)
         executed = self.missions.apply_due(t)
         self._log_effects(t)
         self._lapse_offers(executed, t)
@@ -404,13 +417,21 @@ class EscalationModel(mesa.Model):
         # asked for, and as not feasible where that was nobody.
         for instrument in instruments.hostile():
             if not instrument.counts_heads:
+                # The level an instrument worked out itself (a parity cap's) is recorded.
+                level = self.missions.reached.get(instrument.code)
+                if level is not None:
+                    amount = np.where(kind == instrument.code, level, amount)
                 continue
             counted = kind == instrument.code
             if counted.any():
+                # Heads reached, where staff weights make the size differ from them.
+                heads = self.missions.reached.get(instrument.code, size)
                 fate = np.where(counted & (size <= 0), np.int8(er.NOT_FEASIBLE), fate)
-                nominal = np.where(counted, size, nominal)
+                nominal = np.where(counted, heads, nominal)
                 per_post = max(int(self.missions.per_post[m, 0]), 1)
-                amount = np.where(counted, instrument.record_amount(size, amount, per_post), amount)
+                amount = np.where(
+                    counted, instrument.record_amount(heads, amount, per_post), amount
+                )
         if not np.isscalar(fate):
             fate = fate.astype(np.int8)
         rows = self.log.add(
@@ -527,7 +548,9 @@ class EscalationModel(mesa.Model):
             count = instrument.event_amount(ev)
             kind = np.full(self.n_runs, ev.kind, dtype=np.int8)
             counts = np.full(self.n_runs, count)
-            size = self.missions.announce(m, kind, counts, ev.deadline_step, hostile=not ev.own)
+            size = self.missions.announce(
+                m, kind, counts, ev.deadline_step, hostile=not ev.own, options=ev.options
+            )
             rows = self._log_hostile(
                 m,
                 t,
@@ -540,6 +563,8 @@ class EscalationModel(mesa.Model):
                 event_index=ev.index,
                 own=ev.own,
             )
+            if ev.until_step is not None and ev.until_step < self.n_steps:
+                self.ending_at.setdefault(ev.until_step, []).append((ev, rows, size))
             if ev.own:
                 continue
             if observed:
@@ -571,13 +596,276 @@ class EscalationModel(mesa.Model):
 
     def _conciliate_event(self, instrument, ev: EventSpec, m: int, t: int, observed: bool) -> None:
         """A scenario's conciliatory event, carried out by its instrument; the
-        counterpart perceives it if it falls in the forecast."""
+        counterpart perceives it if it falls in the forecast. An ultimatum, neither
+        hostile nor conciliatory, is only carried out."""
         rows, size = instrument.carry_out(self, ev, m, t, observed)
+        if not instrument.conciliatory:
+            return
         if observed:
-            self._note_conciliation(m, size, rows)
+            self._note_conciliation(m, size, rows, reverses=instrument.reverses)
             rel = self.relation(ev.actor, ev.target)
             if rel is not None:
                 rel.conciliated[:] = True
+        elif instrument.reverses:
+            # Nobody perceives a move of the history, but it still meets an ultimatum.
+            self.concessions[m] += size > 0
+
+    # ------------------------------- temporary measures, ultimatums, settlements
+    def _init_event_mechanisms(self) -> None:
+        """The bookkeeping of temporary measures, ultimatums and settlements (empty, and
+        never looked at in the step loop, when no event uses them)."""
+        #: Per step: the temporary measures ending then, as (event, its event-record row
+        #: per run, its size at announcement per run).
+        self.ending_at: dict[int, list[tuple[EventSpec, np.ndarray, np.ndarray]]] = {}
+        #: Per step: the ultimatums whose deadline it is, as (event, mission of the
+        #: consequence, row per run, mission on which the target complies (-1: none),
+        #: its concessions when the ultimatum was given).
+        self.ultimatums_due: dict[int, list[tuple]] = {}
+        #: Per mission and run: conciliatory moves by its host that undo something
+        #: (cancel, lift, restore, an accepted offer, a settlement; not an offer).
+        self.concessions = np.zeros((len(self.mission_ids), self.n_runs), dtype=np.int32)
+        #: Relations whose policy proposes settlements (``settle_rate``), with the
+        #: counterpart's relation and the probability of a proposal per step.
+        self.proposers: list[tuple[Relation, Relation, np.ndarray]] = []
+        years = self.scenario.step_days / 365.25
+        for rel in self.relations:
+            other = self.reverse[id(rel)]
+            rate = getattr(rel.policy, "settle_rate", 0.0)
+            if other is not None and rel.act_m >= 0 and rel.obs_m >= 0 and np.any(rate > 0):
+                self.proposers.append((rel, other, -np.expm1(-rate * years)))
+
+    def _mission_of(self, sender: str, host: str) -> int:
+        """The index of ``sender``'s mission in ``host`` (-1: none)."""
+        s, h = self.state_index[sender], self.state_index[host]
+        found = np.flatnonzero((self.mission_sender == s) & (self.mission_host == h))
+        return int(found[0]) if len(found) else -1
+
+    def _event_mechanisms_due(self, t: int) -> None:
+        """Ultimatums whose deadline is step t, and temporary measures ending in it,
+        after this step's announcements and before its effects (a restore of staff let
+        back arrives in this step)."""
+        for due in self.ultimatums_due.pop(t, ()):
+            self._enforce_ultimatum(*due, t)
+        for ev, rows, announced in self.ending_at.pop(t, ()):
+            self._end_temporary(ev, rows, announced, t)
+
+    def _end_temporary(self, ev: EventSpec, rows: np.ndarray, announced: np.ndarray, t: int):
+        """End a temporary measure (``until``) where it took effect and still holds: its
+        instrument lifts the restriction or lets the staff back; the record gets a lift
+        or restore row with the cause ``temporary_end``, referring to the measure."""
+        m = self.event_mission[ev.index]
+        instrument = instruments.by_code(ev.kind)
+        known = np.maximum(rows, 0)
+        # Not where it was cancelled, found nobody, or was lifted already.
+        holds = (rows >= 0) & (self.log.fate[known] == er.CARRIED_OUT)
+        if not holds.any():
+            return
+        removed = np.where(holds, self.log.removed[known], 0)
+        actor = self.state_index[ev.actor]
+        if instrument.liftable:
+            restricted = holds & instrument.restricts(self.missions, m)
+        back, restoring = instrument.end_temporary(self.missions, m, holds, announced, removed, t)
+        if instrument.liftable:
+            self.log.lift(m, {instrument.code: restricted}, t)
+            self._log_move(m, t, holds, Kind.LIFT, 0.0, er.TEMPORARY_END, rows, actor=actor)
+            return
+        # Staff let back at once (posts reopened) are the row's now; a restore's are
+        # attributed when it arrives, later in this step.
+        fate = np.where(restoring > 0, np.int8(er.PENDING), np.int8(er.CARRIED_OUT))
+        ending = self._log_move(
+            m, t, holds, Kind.RESTORE, back + restoring, er.TEMPORARY_END, rows,
+            actor=actor, fate=fate, waits=True,
+        )  # fmt: skip
+        now = holds & (back > 0)
+        self.log.restored[ending[now]] = back[now]
+
+    def _issue_ultimatum(self, ev: EventSpec, m: int, t: int, observed: bool):
+        """Record an ultimatum (pending until its deadline) and, in the forecast, let
+        the target comply: with probability ``comply`` its relation toward the issuer
+        makes a conciliatory move in the next step. Returns its rows and size 0 (an
+        ultimatum is no conciliatory move)."""
+        n = self.n_runs
+        then = instruments.INSTRUMENTS[ev.options["then"]]
+        rows = self.log.add(
+            np.arange(n),
+            step=t,
+            actor=self.state_index[ev.actor],
+            target=self.state_index[ev.target],
+            mission=m,
+            instrument=int(ev.kind),
+            amount=float(then.event_amount(ev)),
+            size=0.0,  # a demand: nobody perceives it as a hostile act
+            cause=er.EVENT,
+            event_index=ev.index,
+            deadline_step=ev.deadline_step,
+            fate=er.PENDING,
+            waits=False,
+        )
+        where = self._mission_of(ev.actor, ev.target)  # where the target complies
+        if ev.deadline_step < self.n_steps:
+            baseline = self.concessions[where].copy() if where >= 0 else None
+            self.ultimatums_due.setdefault(ev.deadline_step, []).append(
+                (ev, m, rows, where, baseline)
+            )
+        rel = self.relation(ev.target, ev.actor)
+        if observed and rel is not None and rel.act_m >= 0 and np.any(rel.policy.comply > 0):
+            u = self.streams.uniform(t, slot("comply", ev.target, ev.actor, ev.index))
+            complying = u < rel.policy.comply
+            # Cancel, else lift, else restore as many staff as the ultimatum threatens.
+            size = float(max(ev.size or 1, 1))
+            rel.schedule(t, 1, np.where(complying, size, 0.0), None, er.ULTIMATUM, rows)
+        return rows, np.zeros(n)
+
+    def _ultimatum_notice(self, ev: EventSpec) -> int:
+        """Steps from an ultimatum's consequence to its deadline: ``then_notice`` days,
+        else the actor's policy ``notice`` toward the target."""
+        days = ev.options.get("then_notice")
+        if days is not None:
+            return max(1, int(days) // self.scenario.step_days)
+        rel = self.relation(ev.actor, ev.target)
+        return int(rel.policy.notice) if rel is not None else COMMON_PARAMS["notice"].default
+
+    def _enforce_ultimatum(self, ev, m, rows, where, baseline, t: int) -> None:
+        """At an ultimatum's deadline: met where the target made a concession on the
+        actor's mission since; elsewhere the actor announces the consequence, a hostile
+        measure with the cause ``ultimatum`` (perceived if in the forecast)."""
+        n = self.n_runs
+        met = self.concessions[where] > baseline if where >= 0 else np.zeros(n, dtype=bool)
+        self.log.settle(rows, np.flatnonzero(met), er.MET, t)
+        firing = ~met
+        if not firing.any():
+            return
+        self.log.settle(rows, np.flatnonzero(firing), er.CARRIED_OUT, t)
+        then = instruments.INSTRUMENTS[ev.options["then"]]
+        kind = np.where(firing, np.int8(then.code), np.int8(Kind.NONE))
+        counts = np.full(n, then.event_amount(ev))
+        deadline = t + self._ultimatum_notice(ev)
+        size = self.missions.announce(m, kind, counts, deadline)
+        consequence = self._log_hostile(
+            m, t, kind, counts, size, deadline, er.ULTIMATUM, rows,
+            actor=self.state_index[ev.actor],
+        )  # fmt: skip
+        if t >= self.forecast_step:
+            self._record(m, size, kind, t, consequence)
+        else:
+            self.last_hostile = np.where(firing, t, self.last_hostile)
+            if self.scenario.date_of(t) >= self.recall_from:
+                self._recall(m, size, kind, t, consequence)
+
+    def _settle(self, ev: EventSpec, m: int, t: int, observed: bool):
+        """A scenario's settlement (:meth:`_settle_pair`) in every run. Returns the
+        actor's rows and size 0 (it noted both states' moves itself)."""
+        n = self.n_runs
+        level = np.full(n, int(ev.level))
+        everywhere = np.ones(n, dtype=bool)
+        rows = self._settle_pair(
+            ev.actor, ev.target, level, everywhere, ev.deadline_step, t, observed,
+            event_index=ev.index,
+        )  # fmt: skip
+        return rows, np.zeros(n)
+
+    def _settle_pair(
+        self,
+        actor: str,
+        target: str,
+        level: np.ndarray,
+        where: np.ndarray,
+        deadline: int,
+        t: int,
+        observed: bool,
+        *,
+        event_index: int = -1,
+        causes: tuple[int, int] = (er.EVENT, er.EVENT),
+    ) -> np.ndarray:
+        """Both missions of the pair settle at ``level`` from the deadline, where ``where``.
+
+        On each: every pending hostile measure is cancelled (queued answers to them
+        dropped); the agreed level replaces any cap (the old one goes now, the new one
+        comes through the cap's pending buffer at the deadline, as the sides' own
+        measure: no hostile act, and no cancellation withdraws it); staff below the
+        level may come back by a restore at the deadline (bounded as restores are).
+        Both relations forget their grievance and every queued decision (the round
+        ends), and in the forecast the settlement counts as a conciliatory move by
+        both states, reciprocated, which neither answers (an answer would lift the
+        agreed cap). ``causes``: of the actor's row and of the target's (which refers
+        to the actor's). Returns the actor's rows per run (-1: none).
+        """
+        n = self.n_runs
+        cap = instruments.INSTRUMENTS["cap"]
+        missions = self.missions
+        code = instruments.code_of("settle")
+        first = np.full(n, -1, dtype=np.int64)
+        pair = (
+            (self._mission_of(target, actor), causes[0]),
+            (self._mission_of(actor, target), causes[1]),
+        )
+        for i, (mm, cause) in enumerate(pair):
+            if mm < 0:
+                continue
+            self._cancel(mm, where, t)
+            replaced = where & cap.restricts(missions, mm)
+            if replaced.any():
+                cap.lift(missions, mm, replaced)
+                self.log.lift(mm, {cap.code: replaced}, t)
+            agreed = np.where(where, np.int8(cap.code), np.int8(Kind.NONE))
+            missions.announce(mm, agreed, level, deadline, hostile=False)
+            below = np.maximum(level - missions.net_total(mm), 0)
+            back = np.where(where, np.minimum(below, np.maximum(missions.restorable(mm), 0)), 0)
+            missions.restore(mm, back, deadline)
+            rows = self._log_move(
+                mm, t, where, code, level, cause, first if i else -1, event_index=event_index,
+                deadline=deadline, fate=er.PENDING, waits=True,
+            )  # fmt: skip
+            # Its row takes every cut of the agreed cap and every return at the deadline.
+            self.log.nominal[rows[where]] = np.inf
+            if i == 0:
+                first = rows
+            if observed:
+                self._note_conciliation(mm, where.astype(float), rows, perceived=False)
+            else:
+                self.concessions[mm] += where
+        for rel in (self.relation(actor, target), self.relation(target, actor)):
+            if rel is None:
+                continue
+            rel.grievance[where] = 0.0
+            self._forget_intentions(rel, where)
+            if observed:
+                rel.conciliated |= where
+        return first
+
+    @staticmethod
+    def _forget_intentions(rel: Relation, where: np.ndarray) -> None:
+        """Drop, in runs ``where``, every decision ``rel`` has queued and this step's (a
+        settlement ends the round: nothing queued before it is announced after it)."""
+        for name in ("sched_size", "sched_concil", "intent_size", "intent_concil", "intent_joined"):
+            getattr(rel, name)[..., where] = 0.0
+        for name in ("sched_kind", "sched_cause", "sched_concil_cause", "intent_kind"):
+            getattr(rel, name)[..., where] = 0
+        for name in ("sched_ref", "sched_concil_ref"):
+            getattr(rel, name)[..., where] = -1
+
+    def _propose_settlements(self, t: int) -> None:
+        """Settlements proposed by the policies (``settle_rate`` per year) in the
+        forecast, during a round (the proposer perceived hostility since the last
+        one): at parity, the smaller of the two missions' totals net of pending
+        expulsions, from the proposer's ``notice``. The counterpart accepts with its
+        ``reciprocate`` probability. New named draws: ``settle`` and ``settle_accept``."""
+        missions = self.missions
+        for rel, other, p_settle in self.proposers:
+            proposing = (rel.grievance > 0) & (
+                self.streams.uniform(t, slot("settle", rel.actor, rel.target)) < p_settle
+            )
+            if not proposing.any():
+                continue
+            u = self.streams.uniform(t, slot("settle_accept", rel.target, rel.actor))
+            settling = proposing & (u < other.policy.reciprocate)
+            if not settling.any():
+                continue
+            level = np.minimum(missions.net_total(rel.act_m), missions.net_total(rel.obs_m))
+            self._settle_pair(
+                rel.actor, rel.target, np.maximum(level, 0), settling, t + rel.policy.notice, t,
+                True, causes=(er.INITIATIVE, er.RECIPROCATION),
+            )  # fmt: skip
 
     def relation(self, actor: str, target: str) -> Relation | None:
         """``actor``'s relation toward ``target`` (None if it has no policy toward it)."""
@@ -635,6 +923,12 @@ class EscalationModel(mesa.Model):
                 chosen = kind == instrument.code
                 if chosen.any():
                     amount = np.where(chosen, instrument.amount_for(missions, m, count), amount)
+            if rel.intent_amount is not None:
+                # A channel chosen with its own amount (choice_<instrument>_amount) keeps
+                # it where that instrument bites; a ladder's stand-in is sized as above.
+                own = (rel.intent_amount >= 0) & (kind == rel.intent_kind)
+                if own.any():
+                    amount = np.where(own, rel.intent_amount, amount)
             announced = missions.announce(m, kind, amount, t + notice)
             rows = self._log_hostile(
                 m, t, kind, amount, announced, t + notice, rel.intent_cause, rel.intent_ref
@@ -775,10 +1069,23 @@ class EscalationModel(mesa.Model):
                 other.offer_open &= ~accepted
                 self.offer_accepted |= accepted
 
-    def _note_conciliation(self, m: int, size: np.ndarray, rows: np.ndarray) -> None:
-        """Note conciliatory moves by the host of mission m (size 0: none), for observers."""
-        self.now.note_conciliatory(m, size, rows)
+    def _note_conciliation(
+        self,
+        m: int,
+        size: np.ndarray,
+        rows: np.ndarray,
+        *,
+        perceived: bool = True,
+        reverses: bool = True,
+    ) -> None:
+        """Note conciliatory moves by the host of mission m (size 0: none), for observers
+        (unless not ``perceived``: a settlement, which is already mutual). A move that
+        ``reverses`` something (not an offer) is a concession: it meets an ultimatum."""
+        if perceived:
+            self.now.note_conciliatory(m, size, rows)
         self.conciliatory_acts[self.mission_host[m]] += size > 0
+        if reverses:
+            self.concessions[m] += size > 0
 
     def _lapse_offers(self, executed: np.ndarray, t: int) -> None:
         """An offer lapses once a pending measure of either side has taken effect."""

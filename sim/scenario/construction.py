@@ -46,17 +46,32 @@ def build_event(values: dict[str, Any], start: dt.date, step_days: int, n_steps:
     """An event's spec: announced in the step of its date, due in its deadline's step.
 
     A deadline in the announcement step is moved to the next step (nothing takes
-    effect in the step it is announced); no deadline means the next step.
+    effect in the step it is announced); no deadline means the next step. A temporary
+    measure's ``until`` ends it in that date's step, at the earliest the step after
+    its deadline's.
     """
     values = dict(values)
     instrument = values.pop("instrument")
     deadline = values.pop("deadline")
+    until = values.pop("until", None)
     step = (values["date"] - start).days // step_days
     due = step + 1 if deadline is None else (deadline - start).days // step_days
     # A deadline after the horizon never falls due; n_steps says so as well as any
     # later step, and keeps the engine's ring buffers no longer than the horizon.
     deadline_step = min(max(due, step + 1), n_steps)
-    return EventSpec(kind=event_kind(instrument), step=step, deadline_step=deadline_step, **values)
+    until_step = None
+    if until is not None:
+        # A temporary measure ends after it took effect: at the earliest in the step
+        # after its deadline's.
+        ends = (until - start).days // step_days
+        until_step = min(max(ends, deadline_step + 1), n_steps)
+    return EventSpec(
+        kind=event_kind(instrument),
+        step=step,
+        deadline_step=deadline_step,
+        until_step=until_step,
+        **values,
+    )
 
 
 def event_kind(instrument: Instrument) -> int:

@@ -32,7 +32,7 @@ __all__ = [
 #: The header of an events CSV: every one of these columns must be named ...
 EVENT_CSV_COLUMNS = ("date", "actor", "target", "action", "size", "deadline", "source", "note")
 #: ... and these may be.
-EVENT_CSV_OPTIONAL = ("level", "rate", "lifts", "mission")
+EVENT_CSV_OPTIONAL = ("level", "rate", "lifts", "mission", "until", "then", "then_notice")
 _CSV_KEY = {"action": "kind"}  # column -> event key (the others are the same)
 _COLUMN = {"kind": "action"}  # event key -> column
 #: A date written as text, in a cell or a ``--event`` value (then read by ISO rules).
@@ -219,14 +219,14 @@ def _csv_value(column: str, cell: str, info: EventsFile, where: str) -> Any:
         info.problems.append(Problem(where, f"expected {expected}, found {shown!r}"))
         return cell
 
-    if column in ("date", "deadline"):
+    if column in ("date", "deadline", "until"):
         if ISO_DATE.fullmatch(cell):
             try:
                 return dt.date.fromisoformat(cell)
             except ValueError:
                 pass
         return bad("a date YYYY-MM-DD such as 2021-12-01")
-    if column in ("size", "level"):
+    if column in ("size", "level", "then_notice"):
         if _CSV_INT.fullmatch(cell):
             return int(cell.split(".")[0])
         return bad("a whole number")

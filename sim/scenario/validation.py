@@ -25,9 +25,10 @@ from typing import Any
 
 from sim.distributions import Distribution, describe_value, parse_distribution
 from sim.engine import instruments
+from sim.engine.categories import CATEGORY_NAMES, DEFAULT_WEIGHT, MAX_WEIGHT
 from sim.engine.instruments import Instrument
 from sim.outcome_classes import check_outcome_classes
-from sim.policies import POLICIES, Param
+from sim.policies import POLICIES, Param, choice_params
 from sim.scenario.limits import (
     ID_PATTERN,
     MAX_EVENTS,
@@ -52,7 +53,8 @@ __all__ = [
     "type_ok",
 ]
 
-TOP_KEYS = {"scenario", "states", "missions", "events", "outcomes", "sweep"}  # sweep: sim.sweep
+#: sweep: read by sim.sweep; staff_weights: staff-equivalents per head of each category.
+TOP_KEYS = {"scenario", "states", "missions", "events", "outcomes", "sweep", "staff_weights"}
 SCENARIO_KEYS = {
     "name",
     "description",
@@ -66,11 +68,20 @@ SCENARIO_KEYS = {
     "seed",
     "events_file",
 }
-STATE_KEYS = {"name", "allies", "solidarity", "solidarity_size", "policy", "toward"}
+STATE_KEYS = {
+    "name",
+    "allies",
+    "solidarity",
+    "solidarity_size",
+    "answer_together",
+    "policy",
+    "toward",
+}
 MISSION_KEYS = {
     "sender",
     "host",
     "diplomats",
+    "admin_technical",
     "local_staff",
     "consulates",
     "staff_per_consulate",
@@ -89,6 +100,7 @@ EVENT_KEYS = {
     "rate",
     "lifts",
     "deadline",
+    "until",
     "mission",
     "source",
     "note",
@@ -144,6 +156,8 @@ def check_document(raw: Any) -> CheckedDocument:
     c = _Checker()
     top = c.table(raw, "", TOP_KEYS)
     meta = _check_meta(c, top)
+    # The scenario's own keyword, with the [scenario] values: they all make the Scenario.
+    meta["staff_weights"] = _check_staff_weights(c, top)
     state_ids, states = _check_states(c, top)
     missions, by_pair = _check_missions(c, top, state_ids)
     outcomes = _check_outcomes(c, top, missions)
@@ -400,6 +414,7 @@ def _check_state(c: _Checker, sid: str, st: Any, state_ids: set[str]) -> dict[st
         "allies": list(allies or []),
         "solidarity": c.get(st, "solidarity", path, "float", 0.0, 0, 1),
         "solidarity_size": c.get(st, "solidarity_size", path, "int", 2, 1, 100_000),
+        "answer_together": c.get(st, "answer_together", path, "bool", False),
         "policies": policies,
     }
 
@@ -462,7 +477,48 @@ def _check_policy(
                 c.bad(where(key), f"expected {expected}, found {describe_value(value)}")
             continue
         values[key] = normalised
+    _check_choices(c, values, where)
     return values
+
+
+def _check_choices(c: _Checker, values: dict[str, Any], where: Any) -> None:
+    """The channels an answer may be chosen to go through (``choice_<instrument>``) are
+    shares of the answers: given as numbers, they may sum to at most 1. (Drawn per run,
+    they are scaled down to 1 by the engine where they sum to more.)"""
+    given = {
+        key: value
+        for key, value in values.items()
+        if key in choice_params()
+        and not key.endswith("_amount")
+        and isinstance(value, int | float)
+        and value > 0
+    }
+    total = sum(given.values())
+    if total > 1.0 + 1e-9:
+        terms = " + ".join(f"{key} {value:g}" for key, value in given.items())
+        c.bad(
+            where(max(given, key=given.get)),
+            f"expected choice probabilities that sum to at most 1, found {terms} = {total:g}",
+        )
+
+
+# ----------------------------------------------------------- [staff_weights]
+def _check_staff_weights(c: _Checker, top: dict[str, Any]) -> dict[str, float]:
+    """Staff-equivalents per head of each staff category (sim.engine.categories),
+    every category filled in (``DEFAULT_WEIGHT`` unless given)."""
+    table = c.table(top.get("staff_weights", {}), "staff_weights", set(CATEGORY_NAMES))
+    weights = {}
+    for name in CATEGORY_NAMES:
+        value = table.get(name, DEFAULT_WEIGHT)
+        if not (type_ok(value, "float") and 0 < value <= MAX_WEIGHT):
+            c.bad(
+                f"staff_weights.{name}",
+                f"expected a number > 0 and <= {MAX_WEIGHT:g} (staff-equivalents per head; "
+                f"default {DEFAULT_WEIGHT:g}), found {describe_value(value)}",
+            )
+            value = DEFAULT_WEIGHT
+        weights[name] = float(value)
+    return weights
 
 
 # ---------------------------------------------------------------- [missions]
@@ -509,6 +565,7 @@ def _check_mission(c: _Checker, mid: str, mi: Any, state_ids: set[str]) -> dict[
         "sender": sender,
         "host": host,
         "diplomats": _count(c, mi, "diplomats", path, ..., MAX_STAFF),
+        "admin_technical": _count(c, mi, "admin_technical", path, 0, MAX_STAFF),
         "local_staff": _count(c, mi, "local_staff", path, 0, MAX_STAFF),
         "consulates": _count(c, mi, "consulates", path, 0, 10_000),
         "staff_per_consulate": c.get(mi, "staff_per_consulate", path, "int", 0, 0, 1_000_000),
@@ -522,13 +579,15 @@ def _check_mission(c: _Checker, mid: str, mi: Any, state_ids: set[str]) -> dict[
             if name in mi
         },
     }
-    counts = [values[k] for k in ("diplomats", "local_staff", "consulates", "staff_per_consulate")]
+    counted = ("diplomats", "admin_technical", "local_staff", "consulates", "staff_per_consulate")
+    counts = [values[k] for k in counted]
     cap, ceiling = values["cap"], values["local_hire_ceiling"]
     if None not in counts:
         # With counts drawn per run, the largest total a run can draw: a limit must hold
         # in every run.
         total = (
             largest_count(values["diplomats"])
+            + largest_count(values["admin_technical"])
             + largest_count(values["local_staff"])
             + largest_count(values["consulates"]) * values["staff_per_consulate"]
             + sum(n for n in values["extra"].values() if n is not None)
@@ -536,8 +595,8 @@ def _check_mission(c: _Checker, mid: str, mi: Any, state_ids: set[str]) -> dict[
         if total > MAX_STAFF:
             c.bad(
                 path,
-                f"expected at most {MAX_STAFF:,} staff in all (diplomats + local_staff + "
-                f"consulates x staff_per_consulate), found {total:,}",
+                f"expected at most {MAX_STAFF:,} staff in all (diplomats + admin_technical + "
+                f"local_staff + consulates x staff_per_consulate), found {total:,}",
             )
         elif cap is not None and total > cap:
             drawn = any(isinstance(n, Distribution) for n in counts)
@@ -628,6 +687,10 @@ def _check_events(
         previous = date
         if deadline is not None and deadline <= date:
             c.bad(f"{path}.deadline", f"expected a date after {date}, found {deadline}")
+        until = values["until"]
+        if until is not None and until <= (deadline or date):
+            after = f"the deadline, {deadline}" if deadline is not None else f"its date, {date}"
+            c.bad(f"{path}.until", f"expected a date after {after}, found {until}")
         if timing_ok:
             last = _last_step_start(start, step_days, n_steps)
             if not (start <= date <= last + dt.timedelta(days=step_days - 1)):
@@ -652,24 +715,34 @@ def _check_event(
     actor = c.state_id(c.get(ev, "actor", path, "str"), f"{path}.actor", state_ids)
     target = c.state_id(c.get(ev, "target", path, "str"), f"{path}.target", state_ids)
     deadline = c.get(ev, "deadline", path, "date", None)
+    until = c.get(ev, "until", path, "date", None)
     kind_label = c.get(ev, "kind", path, "str")
     source = c.get(ev, "source", path, "str")
     if source is not None and not source.strip():
         c.bad(f"{path}.source", "expected the source of the event, found an empty string")
     instrument = None if kind_label is None else _check_instrument(c, path, kind_label)
     amounts = {} if instrument is None else _check_amounts(c, path, ev, instrument)
+    if until is not None and instrument is not None and not instrument.hostile:
+        c.bad(
+            f"{path}.until",
+            f"only a hostile measure can be temporary (end at until); an event of kind "
+            f"{instrument.name} takes no until",
+        )
     if actor is not None and target is not None and actor == target and "mission" not in ev:
         c.bad(
             f"{path}.target",
             "expected a state other than the actor (or give mission = [sender, host])",
         )
     mission, own = _check_event_mission(c, path, ev, actor, target, instrument, state_ids, by_pair)
+    if instrument is not None and mission is not None:
+        _check_fields_together(c, path, ev, instrument, amounts, mission, by_pair)
     if None in (date, actor, target, instrument, mission):
         return None
-    return {
+    values = {
         "index": i,
         "date": date,
         "deadline": deadline,
+        "until": until,
         "actor": actor,
         "target": target,
         "instrument": instrument,
@@ -680,6 +753,14 @@ def _check_event(
         "own": own,
         **amounts,
     }
+    # Checks across fields that only the instrument knows (an ultimatum's consequence),
+    # of fields not already found wrong on their own.
+    reported = {p.path for p in c.problems}
+    for key, message in instrument.check_event(values):
+        where = f"{path}.{key}" if key else path
+        if where not in reported:
+            c.bad(where, message)
+    return values
 
 
 def _check_instrument(c: _Checker, path: str, kind_label: str) -> Instrument | None:
@@ -724,6 +805,28 @@ def _check_amounts(
     if options:
         values["options"] = options
     return values
+
+
+def _check_fields_together(
+    c: _Checker,
+    path: str,
+    ev: dict[str, Any],
+    instrument: Instrument,
+    amounts: dict[str, Any],
+    mission: str,
+    by_pair: dict[tuple[str, str], str],
+) -> None:
+    """What the instrument says of its fields taken together (a parity cap needs the
+    counterpart's mission; a cap without parity, a level)."""
+    sender, host = next(pair for pair, mid in by_pair.items() if mid == mission)
+    context = {
+        "given": set(ev),
+        "sender": sender,
+        "host": host,
+        "counterpart": by_pair.get((host, sender)),
+    }
+    for key, message in instrument.check_event_in_context(amounts, context):
+        c.bad(f"{path}.{key}", message)
 
 
 def _check_event_mission(

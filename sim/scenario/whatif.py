@@ -39,7 +39,7 @@ __all__ = [
 #: The ``source`` of an added event that does not give one: it is not in the record.
 WHATIF_SOURCE = "what-if (not in the record)"
 #: Event fields whose ``--event`` values are text as typed (unless quoted as TOML strings).
-_TEXT_FIELDS = {"actor", "target", "kind", "lifts", "source", "note"}
+_TEXT_FIELDS = {"actor", "target", "kind", "lifts", "then", "source", "note"}
 _NO_VALUE = object()
 
 
@@ -92,7 +92,7 @@ def _split_pairs(text: str) -> list[str]:
 def _spec_value(key: str, text: str) -> Any:
     """One ``--event`` value: read as ``--set`` reads values (a TOML value, else text).
 
-    Text fields (actor, target, kind, lifts, source, note) are taken as typed unless
+    Text fields (actor, target, kind, lifts, then, source, note) are taken as typed unless
     written as a quoted TOML string, so ``note=2 more`` is text; ``mission=us:russia``
     is ``["us", "russia"]``, as in an events CSV.
     """
@@ -147,7 +147,7 @@ def whatif_event(ev: Any) -> Any:
     if not isinstance(ev, Mapping):
         return ev
     out = dict(ev)
-    for key in ("date", "deadline"):
+    for key in ("date", "deadline", "until"):
         value = out.get(key)
         if isinstance(value, str) and ISO_DATE.fullmatch(value.strip()):
             try:

@@ -106,7 +106,7 @@ _LIFTABLE: tuple[Instrument, ...] = ()
 def _refresh() -> None:
     global _HOSTILE, _CONCILIATORY, _LIFTABLE
     _HOSTILE = tuple(i for i in INSTRUMENTS.values() if i.hostile)
-    _CONCILIATORY = tuple(i for i in INSTRUMENTS.values() if not i.hostile)
+    _CONCILIATORY = tuple(i for i in INSTRUMENTS.values() if not i.hostile and i.conciliatory)
     _LIFTABLE = tuple(sorted((i for i in _HOSTILE if i.liftable), key=lambda i: i.lift_priority))
 
 
@@ -126,7 +126,8 @@ def hostile() -> tuple[Instrument, ...]:
 
 
 def conciliatory() -> tuple[Instrument, ...]:
-    """The conciliatory instruments (cancel, lift, restore, offer, and plugins')."""
+    """The conciliatory instruments (cancel, lift, restore, offer, settle, and plugins');
+    an ultimatum is neither hostile nor conciliatory."""
     return _CONCILIATORY
 
 
@@ -162,4 +163,6 @@ from sim.engine.instruments import (  # noqa: E402, F401, I001
     cap,
     suspend,
     conciliatory_moves,
+    ultimatum,
+    settle,
 )

@@ -25,6 +25,8 @@ class BanLocalHires(Instrument):
     amount_field = "level"
     liftable = True
     lift_priority = 1
+    category = "local_staff"
+    categories = ("local_staff",)
 
     def allocate(self, missions):
         missions.ceiling = missions.column("local_hire_ceiling", NO_LIMIT)
@@ -37,13 +39,24 @@ class BanLocalHires(Instrument):
         return ~missions.suspended[m] & (self._local(missions, m) > 0)
 
     def amount_for(self, missions, m, count):
+        if missions.weighted:
+            # A decision of ``count`` staff-equivalents: the local staff they are worth
+            # (the slack makes 12 at 0.1 a head 120, not 119).
+            count = np.floor(count / missions.weight("local_staff") + 1e-9)
         return np.maximum(self._local(missions, m) - count, 0)
 
     def announce(self, missions, m, where, amount, slot, runs, own, ctx):
         level = np.where(where, np.maximum(amount, 0), NO_LIMIT).astype(np.int32)
         missions.p_ceiling.put(slot, m, runs, level, own)
         local = self._local(missions, m)[runs]
-        return np.where(where, np.maximum(local - level, 0), 0)
+        size = np.where(where, np.maximum(local - level, 0), 0)
+        return size * missions.weight("local_staff") if missions.weighted else size
+
+    def pending_heads(self, missions, m):
+        # The lowest ceiling pending: the local staff above it leave at its deadline.
+        pending = missions.p_ceiling.buf[:, m].min(axis=0)
+        local = missions.local[m]
+        return {"local_staff": np.maximum(local - np.minimum(pending, missions.ceiling[m]), 0)}
 
     def take_effect(self, missions, slot, note):
         missions.ceiling = np.minimum(missions.ceiling, missions.p_ceiling.due(slot))

@@ -89,6 +89,20 @@ class Instrument:
     #: Its effect is the mission closed (a question about it counts a mission emptied
     #: by any means).
     empties_mission: ClassVar[bool] = False
+    #: For an instrument that is not hostile: whether its events are conciliatory moves,
+    #: which the counterpart perceives and may reciprocate. An ultimatum is neither a
+    #: hostile act nor a conciliatory move.
+    conciliatory: ClassVar[bool] = True
+    #: A conciliatory move that undoes something (cancel, lift, restore, a settlement),
+    #: and so meets an ultimatum's demand; an offer only proposes.
+    reverses: ClassVar[bool] = True
+    #: Whose staff changes at its deadline the event record attributes to its rows:
+    #: instrument names, or ``"restore"`` (a settlement's cap cuts and restores).
+    record_effects_of: ClassVar[tuple[str, ...]] = ()
+    #: The staff category its amount counts (:mod:`sim.engine.categories`; ``None``:
+    #: several, or none), and every category it can remove.
+    category: ClassVar[str | None] = None
+    categories: ClassVar[tuple[str, ...]] = ()
 
     # --------------------------------------------------------------- set-up
     def allocate(self, missions: Missions) -> None:
@@ -119,6 +133,46 @@ class Instrument:
         """The amount a scenario event of this kind announces."""
         return 0 if self.amount_field is None else getattr(event, self.amount_field)
 
+    def check_event(self, values: dict[str, Any]) -> list[tuple[str, str]]:
+        """Checks of a scenario event across its fields, after each field was checked
+        alone: ``(field, message)`` problems (field ``""``: the event). ``values`` are
+        the event's checked values (``deadline``, the amounts, ``options``); it may
+        fill in defaults that depend on other fields."""
+        return []
+
+    def ring_depth(self, event: Any, step_days: int) -> int:
+        """Slots of the engine's pending ring buffers an event of this kind needs: one
+        more than the steps from its announcement to the last deadline it sets."""
+        return event.deadline_step - event.step + 1
+
+    # ------------------------------------------------- temporary measures
+    def end_temporary(
+        self,
+        missions: Missions,
+        m: int,
+        where: np.ndarray,
+        announced: np.ndarray,
+        removed: np.ndarray,
+        deadline: int,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """End a temporary measure (an event's ``until``) on mission m where ``where``.
+
+        ``announced`` is its size at announcement (staff-equivalents) and ``removed``
+        the staff it removed, per run. By default a liftable restriction is lifted, and
+        any other measure lets the staff it removed come back by a restore due at
+        ``deadline`` (bounded as restores are: never above a cap, never into a
+        suspended mission, never more than measures removed). Returns, per run, the
+        staff back at once and the staff restoring.
+        """
+        none = np.zeros(missions.n_runs, dtype=np.int64)
+        if self.liftable:
+            self.lift(missions, m, where)
+            return none, none
+        room = np.maximum(missions.restorable(m), 0)
+        restoring = np.where(where, np.minimum(removed, room), 0).astype(np.int64)
+        missions.restore(m, restoring, deadline)
+        return none, restoring
+
     # ---------------------------------------------------------- announcing
     def announce(
         self,
@@ -135,8 +189,12 @@ class Instrument:
         buffers at ``slot``; return its size in staff-equivalents per selected run.
 
         ``ctx`` holds values computed once per announcement before any instrument
-        writes (``total``, ``net_total``, ``local``), so that the order of the
-        instruments never matters. ``own`` marks a state's measure on its own mission.
+        writes (``total``, ``net_total``), so that the order of the instruments never
+        matters, and the scenario event's ``options`` (``{}`` for a policy's decision).
+        ``own`` marks a state's measure on its own mission. With staff weights
+        (``missions.weighted``) the size is the heads removed at their categories'
+        weights, and an instrument that counts heads leaves them in
+        ``missions.reached[code]`` for the event record.
         """
         raise NotImplementedError
 
@@ -163,9 +221,29 @@ class Instrument:
         run: caps and answers are counted net of them (expulsions only, built in)."""
         return 0
 
+    def pending_heads(self, missions: Missions, m) -> dict[str, np.ndarray]:
+        """Heads of each staff category its pending measures on mission m (an index or
+        a slice) will remove at their deadlines, per run: what a parity cap counts the
+        counterpart's mission net of."""
+        return {}
+
+    def check_event_in_context(
+        self, values: dict[str, Any], context: dict[str, Any]
+    ) -> list[tuple[str, str]]:
+        """Problems of a scenario event's fields taken together with the missions, as
+        (field, message) (see also ``check_event``).
+
+        ``values`` are its validated amounts and ``options`` (defaults filled in, None
+        where a value was wrong: each field was already checked on its own);
+        ``context`` holds ``given`` (the keys the event wrote), the ``sender`` and
+        ``host`` of the mission it hits and that mission's ``counterpart`` (the id of
+        the mission of its host in its sender; None if the scenario has none)."""
+        return []
+
     def pending_staff(self, missions: Missions, m: int):
-        """Staff its pending measures on mission m will remove by name, per run (what an
-        offer to withdraw them is worth, and what a cancellation calls off)."""
+        """Staff-equivalents its pending measures on mission m will remove by name, per
+        run (what an offer to withdraw them is worth, and what a cancellation calls
+        off)."""
         return 0
 
     def cancel(self, missions: Missions, m: int, cols: np.ndarray) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""The conciliatory moves: cancel, lift, restore, and a conditional offer.
+"""The conciliatory moves: cancel, lift, restore, and a conditional offer (a settlement
+at agreed levels is in settle.py, an ultimatum, its dual, in ultimatum.py).
 
 A state's policy makes them through the engine (cancel what is pending, else lift a
 restriction, else restore staff: :meth:`EscalationModel._conciliate`); these classes
@@ -105,6 +106,8 @@ class Offer(_Move):
     name = "offer"
     code = 10
     doc = "offer to cancel if the counterpart cancels (no fields)"
+    # A proposal, which undoes nothing: it does not meet an ultimatum's demand.
+    reverses = False
 
     def carry_out(self, model, event, m, t, observed):
         size = np.maximum(model.missions.pending_staff(m), 1).astype(float)

@@ -17,6 +17,7 @@ class Suspend(Instrument):
     code = 6
     doc = "suspend the mission (no fields)"
     empties_mission = True
+    categories = ("diplomats", "admin_technical", "local_staff", "consulate_staff")
 
     def allocate(self, missions):
         shape = (missions.n_missions, missions.n_runs)
@@ -29,10 +30,15 @@ class Suspend(Instrument):
     def feasible_as_substitute(self, missions, m, count):
         # Climbing the ladder keeps the response's size, so suspension stands in only
         # where the response would leave no more staff than that anyway.
+        if missions.weighted:
+            # ``count`` is in staff-equivalents: compare the mission's worth in them.
+            return self.feasible(missions, m) & (missions.net_equivalents(m) <= count)
         return self.feasible(missions, m) & (missions.net_total(m) <= count)
 
     def announce(self, missions, m, where, amount, slot, runs, own, ctx):
         missions.p_suspend.put(slot, m, runs, where, own)
+        if missions.weighted:
+            return np.where(where, missions.equivalents(m)[runs], 0)
         return np.where(where, ctx["total"], 0)
 
     def take_effect(self, missions, slot, note):
@@ -43,6 +49,7 @@ class Suspend(Instrument):
         if suspended.any():
             staff = missions.totals()
             missions.diplomats[suspended] = 0
+            missions.admin_technical[suspended] = 0
             missions.local[suspended] = 0
             missions.posts[suspended] = 0
             for pool in missions.extra_pools.values():
@@ -58,6 +65,11 @@ class Suspend(Instrument):
     def cancel(self, missions, m, cols):
         missions.p_suspend.cancel(m, cols)
         return 0
+
+    def end_temporary(self, missions, m, where, announced, removed, deadline):
+        # The mission reopens, and the staff the suspension removed may come back.
+        missions.suspended[m] &= ~where
+        return super().end_temporary(missions, m, where, announced, removed, deadline)
 
     def describe(self, amount, size):
         return "suspends the mission"

@@ -31,6 +31,8 @@ class VisaDenial(Instrument):
     liftable = True
     lift_priority = 0
     acts_in_force = True
+    category = "diplomats"
+    categories = ("diplomats",)
 
     def allocate(self, missions):
         shape = (missions.n_missions, missions.n_runs)
@@ -49,6 +51,8 @@ class VisaDenial(Instrument):
         )
 
     def amount_for(self, missions, m, count):
+        if missions.weighted:
+            return count / (VISA_SPAN * missions.weight("diplomats"))
         return count / VISA_SPAN
 
     def announce(self, missions, m, where, amount, slot, runs, own, ctx):
@@ -56,6 +60,8 @@ class VisaDenial(Instrument):
         newly = where & (missions.p_visa.due(slot)[m, runs] == 0) & (rate > 0)
         missions.p_visa.put(slot, m, runs, rate, own)
         missions.pending_visa[m, runs] += newly.astype(np.int32)
+        if missions.weighted:
+            return rate * (VISA_SPAN * missions.weight("diplomats"))
         return rate * VISA_SPAN
 
     def take_effect(self, missions, slot, note):
