@@ -98,7 +98,9 @@ class TestUSRussiaRecord:
         assert [a.date.isoformat() for a in russia] == ["2017-07-28", "2018-03-29"]
         assert us[0].size == 35
         assert us[2].size == 61  # 60 expelled + the Seattle consulate (no staff counted)
-        assert russia[0].size == 1210 - 455  # the cap, in staff removed
+        # The cap, in staff-equivalents: the 755 it removed were all local staff
+        # (A6), each weighted 0.2 in the record's [staff_weights].
+        assert russia[0].size == pytest.approx(0.2 * (1210 - 455))
 
     def test_episodes(self, acts):
         years = 4.0
