@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 import numpy as np
@@ -486,3 +487,49 @@ def test_the_new_causes_and_fates_are_in_the_record():
     assert "not met: carried out 2021-01-29" in story
     assert "consequence of #2, a's ultimatum of 2021-01-08, not met" in story
     assert "a settles with b: b_in_a at 40 staff" in story
+
+
+def test_a_temporary_closure_reopens_the_posts_it_closed_whatever_the_weights():
+    """A closure of 2 posts (no staff counted per post) ends by reopening 2 posts, not
+    the staff-equivalents of its size (found when consulate staff weighed 2)."""
+    sc = sim.scenario.scenario_from_dict(
+        {
+            "scenario": {
+                "name": "weighted_temporary",
+                "start": dt.date(2025, 1, 6),
+                "step_days": 7,
+                "horizon_steps": 12,
+                "runs": 3,
+                "seed": 1,
+            },
+            "states": {
+                "a": {"policy": {"kind": "scripted"}},
+                "b": {"policy": {"kind": "scripted"}},
+            },
+            "missions": {
+                "a_in_b": {"sender": "a", "host": "b", "diplomats": 10, "consulates": 3},
+                "b_in_a": {"sender": "b", "host": "a", "diplomats": 10},
+            },
+            "staff_weights": {"consulate_staff": 2.0},
+            "events": [
+                {
+                    "date": dt.date(2025, 1, 6),
+                    "actor": "b",
+                    "target": "a",
+                    "kind": "close_consulate",
+                    "size": 2,
+                    "deadline": dt.date(2025, 1, 20),
+                    "until": dt.date(2025, 2, 17),
+                    "source": "test",
+                }
+            ],
+        }
+    )
+    model = EscalationModel(sc, keep_trajectories=True)
+    posts = []
+    while model.running:
+        model.step()
+        posts.append(int(model.missions.posts[0, 0]))
+    assert posts[1] == 3 and posts[2] == 1  # closed at the deadline (step 2)
+    assert posts[5] == 1 and posts[6] == 3  # both reopen at the until step (6), not 4
+    assert max(posts) == 3

@@ -44,20 +44,28 @@ def test_the_readme_reading_quotes_the_computed_figures(main_run):
     readme = " ".join((ROOT / "README.md").read_text().split())
     outcomes = summary["outcomes"]
     whatif = summary["why"]["offer_whatif"][0]["outcomes"]["spiral"]
-    assert 0.35 <= outcomes["spiral"]["p"] <= 0.45  # "about four runs in ten"
-    assert 1 / 8 <= outcomes["de_escalation"]["p"] <= 1 / 6  # "about one in seven"
-    assert 0.4 <= outcomes["relapse"]["p"] < 0.5  # "nearly half"
+    assert 0.18 <= outcomes["spiral"]["p"] <= 0.23  # "about one run in five"
+    assert 0.22 <= outcomes["de_escalation"]["p"] <= 0.28  # "about one in four"
+    assert 0.45 <= outcomes["relapse"]["p"] <= 0.55  # "about half"
     assert f"from {pct(whatif['base'])} to {pct(whatif['whatif'])}" in readme
     fall = (
         f"a paired fall of {-100 * whatif['diff']:.1f} points "
         f"[{-100 * whatif['ci95_high']:.1f}, {-100 * whatif['ci95_low']:.1f}]"
     )
     assert fall in readme
-    assert 0.28 <= -whatif["diff"] / whatif["base"] <= 0.4  # "about a third"
-    # "most of the runs it saves relapse later rather than calm for good"
-    relapse = summary["why"]["offer_whatif"][0]["outcomes"]["relapse"]["diff"]
-    calm = summary["why"]["offer_whatif"][0]["outcomes"]["de_escalation"]["diff"]
-    assert relapse > calm > -0.01
+    assert 0.6 <= -whatif["diff"] / whatif["base"] <= 0.73  # "about two thirds"
+    # "the runs it saves relapse later, and fewer runs stay calm to the horizon"
+    taken = summary["why"]["offer_whatif"][0]["outcomes"]
+    relapse, calm = taken["relapse"], taken["de_escalation"]
+    assert relapse["ci95_low"] > 0 and calm["ci95_high"] < 0
+    assert f"de-escalation falls from {pct(calm['base'])} to {pct(calm['whatif'])}" in readme
+    # The version-1 figure the README quotes is what the version-1 fixture gives.
+    v1 = sim.run(
+        ROOT / "tests" / "fixtures" / "v1" / "us_russia_2021.toml",
+        keep_trajectories=False,
+        keep_events=False,
+    ).summary()["outcomes"]["spiral"]["p"]
+    assert f"the same command gave {pct(v1)} spiral" in readme
 
 
 def test_docs_model_quotes_the_computed_figures(main_run):
@@ -70,6 +78,14 @@ def test_docs_model_quotes_the_computed_figures(main_run):
         assert quoted in text, name
     whatif = summary["why"]["offer_whatif"][0]["outcomes"]["spiral"]
     assert f"{100 * whatif['base']:.1f} % to {100 * whatif['whatif']:.1f} %" in text
+    spirals = o["spiral"]["count"]
+    assert f"({spirals:,} of {spirals:,})" in text
+    assert summary["why"]["spirals_by_closed_mission"]["us_in_russia"] == spirals
+    accepted = summary["why"]["offer_accepted"]
+    assert f"accepted in {100 * accepted['p']:.1f} % of runs ({accepted['count']:,})" in text
+    with_offer = summary["why"]["outcomes_if_offer_accepted"]["spiral"]["p"]
+    without = summary["why"]["outcomes_if_no_offer_accepted"]["spiral"]["p"]
+    assert f"{100 * with_offer:.1f} % spiralled against {100 * without:.1f} %" in text
 
 
 def test_docs_scenario_format_quotes_the_two_recipes_for_taking_the_offer(main_run):

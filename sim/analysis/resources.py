@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from sim import run_fields
 from sim.distributions import Distribution, scenario_distributions
 from sim.engine.missions import Missions
+from sim.engine.model import ring_depth as model_ring_depth
 from sim.engine.state import Announcements
 from sim.policies import COMMON_PARAMS
 from sim.spec import Scenario
@@ -143,14 +144,8 @@ def events_per_run(scenario: Scenario) -> float:
 
 
 def ring_depth(scenario: Scenario) -> int:
-    """Depth of the pending-measure ring buffers (as :class:`~sim.engine.model.EscalationModel`)."""
-    depth = 2
-    for ev in scenario.events:
-        depth = max(depth, ev.deadline_step - ev.step + 1)
-    for st in scenario.states.values():
-        for values in st.policies.values():
-            depth = max(depth, values.get("notice", COMMON_PARAMS["notice"].default) + 1)
-    return depth
+    """Depth of the pending-measure ring buffers, as the model computes it."""
+    return model_ring_depth(scenario)
 
 
 def per_run_block_bytes(scenario: Scenario) -> int:

@@ -70,6 +70,20 @@ BlockResult = make_dataclass(
 )
 
 
+def ring_depth(scenario: Scenario) -> int:
+    """Depth of the pending-measure ring buffers: one more than the longest delay from an
+    announcement to its effect (an event's deadline, an ultimatum's consequence, a
+    policy's notice). The memory estimate (sim.analysis.resources) asks the same."""
+    depth = 2
+    for ev in scenario.events:
+        # An ultimatum's consequence has its own deadline, after the event's.
+        depth = max(depth, instruments.by_code(ev.kind).ring_depth(ev, scenario.step_days))
+    for st in scenario.states.values():
+        for values in st.policies.values():
+            depth = max(depth, values.get("notice", COMMON_PARAMS["notice"].default) + 1)
+    return depth
+
+
 class EscalationModel(mesa.Model):
     """States acting on each other's embassy staff, for a block of Monte Carlo runs.
 
@@ -130,14 +144,7 @@ class EscalationModel(mesa.Model):
         specs = list(scenario.missions.values())
         self.mission_sender = np.array([self.state_ids.index(m.sender) for m in specs])
 
-        depth = 2
-        for ev in scenario.events:
-            # An ultimatum's consequence has its own deadline, after the event's.
-            depth = max(depth, instruments.by_code(ev.kind).ring_depth(ev, scenario.step_days))
-        for st in scenario.states.values():
-            for values in st.policies.values():
-                notice = values.get("notice", COMMON_PARAMS["notice"].default)
-                depth = max(depth, notice + 1)
+        depth = ring_depth(scenario)
         initial = [
             {
                 "diplomats": m.diplomats,

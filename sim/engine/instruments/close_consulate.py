@@ -90,7 +90,10 @@ class CloseConsulate(Instrument):
         # back: never more posts than it closed, never above a cap (whole posts), never
         # into a suspended mission.
         per = missions.per_post[m]
-        closed = np.floor(announced / np.maximum(per, 1) + 1e-9)
+        # ``announced`` is in staff-equivalents: each post counted its staff (at least
+        # one) at the consulate staff's weight.
+        weight = missions.weight("consulate_staff") if missions.weighted else 1.0
+        closed = np.floor(announced / (np.maximum(per, 1) * weight) + 1e-9)
         closed = np.where(per > 0, np.minimum(closed, removed // np.maximum(per, 1)), closed)
         totals = missions.totals()
         room = np.full_like(totals, NO_LIMIT)
