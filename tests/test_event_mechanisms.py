@@ -533,3 +533,39 @@ def test_a_temporary_closure_reopens_the_posts_it_closed_whatever_the_weights():
     assert posts[1] == 3 and posts[2] == 1  # closed at the deadline (step 2)
     assert posts[5] == 1 and posts[6] == 3  # both reopen at the until step (6), not 4
     assert max(posts) == 3
+
+
+def test_an_ultimatum_to_cap_needs_the_caps_level():
+    """A cap's level is optional only for a parity cap, which an ultimatum's consequence
+    cannot be: without a level it would cap at no limit and remove nobody."""
+    doc = {
+        "scenario": {
+            "name": "cap_threat",
+            "start": dt.date(2025, 1, 6),
+            "step_days": 7,
+            "horizon_steps": 10,
+            "runs": 2,
+            "seed": 1,
+        },
+        "states": {"a": {"policy": {"kind": "scripted"}}, "b": {"policy": {"kind": "scripted"}}},
+        "missions": {
+            "a_in_b": {"sender": "a", "host": "b", "diplomats": 10},
+            "b_in_a": {"sender": "b", "host": "a", "diplomats": 10},
+        },
+        "events": [
+            {
+                "date": dt.date(2025, 1, 6),
+                "actor": "a",
+                "target": "b",
+                "kind": "ultimatum",
+                "then": "cap",
+                "deadline": dt.date(2025, 1, 20),
+                "source": "test",
+            }
+        ],
+    }
+    with pytest.raises(ScenarioError, match=r"events\.0\.level: required: the consequence, cap"):
+        sim.scenario.scenario_from_dict(doc)
+    doc["events"][0]["level"] = 4
+    sc = sim.scenario.scenario_from_dict(doc)
+    assert sc.events[0].level == 4

@@ -1,8 +1,8 @@
 """An ultimatum: "reverse this by the deadline, or we do X".
 
-The UK gave Russia until the end of 13 March 2018 to account for the Salisbury
-poisoning and expelled 23 diplomats on 14 March (B1 in
-``../shared/data/expulsions_timeline.md``); CAMEO codes it 139, "Give ultimatum" (E.1).
+Russia's order of 1 December 2021 set a further group of US staff to leave by 1 July
+2022 "if no compromise" (A29 and A.3 in ``../shared/data/expulsions_timeline.md``);
+CAMEO codes such a demand 139, "Give ultimatum" (E.1).
 It is the dual of a conditional offer: an offer promises to withdraw measures if the
 counterpart withdraws its own, an ultimatum threatens a measure unless it does.
 
@@ -78,7 +78,9 @@ class Ultimatum(Instrument):
                     )
                 continue
             if value is None:
-                if field.required:
+                if field.required or (key == then.amount_field and field.default is None):
+                    # e.g. a cap, whose level is optional only for a parity cap, which
+                    # an ultimatum's consequence cannot be (it carries no options).
                     problems.append(
                         (key, f"required: the consequence, {then.name}, needs its {key}")
                     )
