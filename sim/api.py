@@ -24,6 +24,7 @@ from sim.analysis.outcomes import wilson
 from sim.analysis.results import prepare_output_dir, write_results
 from sim.analysis.runner import DEFAULT_BLOCK_SIZE, Ensemble, run_ensemble
 from sim.analysis.sweep import SweepResult, SweepSpec, parse_spec, run_sweep
+from sim.engine import instruments
 from sim.outcome_classes import OUTCOMES, outcome_class, scenario_outcome_names
 from sim.scenario import (
     Scenario,
@@ -293,7 +294,9 @@ def _with_whatif_keys(summary: dict, scenario: Scenario) -> dict:
 
 def _event_label(ev) -> str:
     size = ev.size if ev.size is not None else ev.level if ev.level is not None else ""
-    return f"{ev.actor} {ev.kind.label.replace('_', ' ')} {size}".strip()
+    # By the registry's name: a plugin's (or a newer built-in's) kind is a plain code.
+    label = instruments.label(int(ev.kind))
+    return f"{ev.actor} {label.replace('_', ' ')} {size}".strip()
 
 
 def run(

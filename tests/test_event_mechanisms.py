@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,6 +23,7 @@ from sim.engine.model import EscalationModel
 from sim.policies import COMMON_PARAMS
 from sim.scenario import ScenarioError, parse_event_spec
 
+ROOT = Path(__file__).resolve().parent.parent
 TFT = {"kind": "tit_for_tat", "lag": [1, 1], "notice": 2}
 #: b's mission in a with three consulates of ten: 20 diplomats, 10 local staff, 30 at posts.
 B_IN_A = {"diplomats": 20, "local_staff": 10, "consulates": 3, "staff_per_consulate": 10}
@@ -569,3 +571,16 @@ def test_an_ultimatum_to_cap_needs_the_caps_level():
     doc["events"][0]["level"] = 4
     sc = sim.scenario.scenario_from_dict(doc)
     assert sc.events[0].level == 4
+
+
+def test_a_scenario_with_an_ultimatum_draws_its_fan_chart(tmp_path):
+    """The fan chart marks the forecast's events by their instrument's name: an
+    ultimatum's kind is a plain code (found when the main scenario gained one)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    result = sim.run(ROOT / "scenarios" / "us_russia_2021.toml", runs=50, keep_events=False)
+    assert any(ev.kind == instruments.code_of("ultimatum") for ev in result.scenario.events)
+    figure = result.plot_fan_chart()
+    assert figure.axes
+    assert result.plot_all(tmp_path)
