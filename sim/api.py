@@ -293,10 +293,14 @@ def _with_whatif_keys(summary: dict, scenario: Scenario) -> dict:
 
 
 def _event_label(ev) -> str:
-    size = ev.size if ev.size is not None else ev.level if ev.level is not None else ""
-    # By the registry's name: a plugin's (or a newer built-in's) kind is a plain code.
-    label = instruments.label(int(ev.kind))
-    return f"{ev.actor} {label.replace('_', ' ')} {size}".strip()
+    # Short, for a crowded axis: the registry's name (a plugin's kind is a plain code),
+    # then the size, or the level a cap or ban sets ("ban local hires to 0").
+    label = instruments.label(int(ev.kind)).replace("_", " ")
+    if ev.size is not None:
+        return f"{ev.actor} {label} {ev.size}"
+    if ev.level is not None:
+        return f"{ev.actor} {label} to {ev.level}"
+    return f"{ev.actor} {label}"
 
 
 def run(

@@ -51,6 +51,7 @@ def reconcile(ens) -> None:
 
         start = (
             count("diplomats")
+            + count("admin_technical")
             + count("local_staff")
             + count("consulates") * (spec.staff_per_consulate)
         )
@@ -72,7 +73,10 @@ def test_the_record_reconciles_with_the_trajectories_of_every_shipped_scenario(n
 def test_the_record_reconciles_for_generated_scenarios(sc):
     for spec in sc.missions.values():
         if spec.cap is not None and spec.cap < (
-            spec.diplomats + spec.local_staff + spec.consulates * spec.staff_per_consulate
+            spec.diplomats
+            + spec.admin_technical
+            + spec.local_staff
+            + spec.consulates * spec.staff_per_consulate
         ):
             return  # staff above its cap at the start is cut in the first step (standing)
     ens = run_ensemble(sc, keep_trajectories=True, keep_events=True)

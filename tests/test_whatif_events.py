@@ -137,7 +137,7 @@ class TestEvent:
     def test_validate_lists_it(self, capsys):
         code, out, err = run_cli(capsys, "validate", MAIN, "--event", CANCEL)
         assert code == 0, err
-        assert "events.9 2021-12-08 us cancel -> russia (--event)" in out
+        assert "events.10 2021-12-08 us cancel -> russia (--event)" in out
 
     @pytest.mark.parametrize(
         ("spec", "where"),
