@@ -337,10 +337,12 @@ def choice_params() -> dict[str, Param]:
     value >= 0 is the instrument's own amount (diplomats expelled, a level for a cap or
     ban, posts closed, a rate for visa denials).
     """
-    hostile = sorted(instrument_registry.hostile(), key=lambda i: i.code)
-    key = tuple((i.name, i.code) for i in hostile)
+    # Keyed by the registry's tuple of hostile instruments (a new tuple whenever the
+    # registry changes): asked for every policy parameter validated, so it must be cheap.
+    key = instrument_registry.hostile()
     params = _CHOICE_CACHE.get(key)
     if params is None:
+        hostile = sorted(key, key=lambda i: i.code)
         params = {}
         for instrument in hostile:
             name = instrument.name

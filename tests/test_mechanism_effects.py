@@ -93,6 +93,12 @@ def compute() -> str:
     return effects_table(sim.ablation(V1, OPT_INS, runs=RUNS, outcomes=OUTCOMES))
 
 
+@pytest.fixture(scope="module")
+def ablation_table():
+    """The ablation of the four opt-ins on 10,000 runs, computed once for this file."""
+    return sim.ablation(V1, OPT_INS, runs=RUNS, outcomes=OUTCOMES)
+
+
 def test_version_1_with_the_opt_ins_is_the_shipped_scenario():
     changed = apply_change(sim.load_scenario(V1), *OPT_INS.values())
     quiet = {"keep_trajectories": False, "keep_events": False}
@@ -103,20 +109,19 @@ def test_version_1_with_the_opt_ins_is_the_shipped_scenario():
     assert np.array_equal(a.final_staff, b.final_staff)
 
 
-def test_docs_model_quotes_the_paired_effects():
+def test_docs_model_quotes_the_paired_effects(ablation_table):
     text = DOC.read_text()
     found = re.search(r"<!-- mechanism-effects -->\n(.*?)\n<!-- /mechanism-effects -->", text, re.S)
     assert found, "docs/model.md has no mechanism-effects table"
-    assert found.group(1).strip() == compute()
+    assert found.group(1).strip() == effects_table(ablation_table)
 
 
-def test_the_sentences_around_the_table_read_it_right():
+def test_the_sentences_around_the_table_read_it_right(ablation_table):
     """ "The staff categories and the staff-equivalents move no run's class ... The US
     floor of 100 removes about a quarter of the spirals, mostly into relapses. The
     ultimatum ... raises the spiral risk by about 15 points on its own. Together they
     move it by little." (docs/model.md §5.11)"""
-    table = sim.ablation(V1, OPT_INS, runs=RUNS, outcomes=OUTCOMES)
-    row = table.set_index(["variant", "outcome"])
+    row = ablation_table.set_index(["variant", "outcome"])
     for name in ("staff categories", "staff-equivalents"):
         assert (row.xs(name, level="variant")["runs_changed"] == 0).all(), name
     base = row.loc[("US restraint", "spiral"), "base"]

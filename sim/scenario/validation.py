@@ -485,10 +485,11 @@ def _check_choices(c: _Checker, values: dict[str, Any], where: Any) -> None:
     """The channels an answer may be chosen to go through (``choice_<instrument>``) are
     shares of the answers: given as numbers, they may sum to at most 1. (Drawn per run,
     they are scaled down to 1 by the engine where they sum to more.)"""
+    channels = choice_params()
     given = {
         key: value
         for key, value in values.items()
-        if key in choice_params()
+        if key in channels
         and not key.endswith("_amount")
         and isinstance(value, int | float)
         and value > 0
