@@ -273,9 +273,15 @@ def build_parser() -> argparse.ArgumentParser:
         default="scenarios/backtest/questions.toml",
         help="questions file (default: scenarios/backtest/questions.toml)",
     )
-    back.add_argument("--runs", type=_runs, default=10_000, help="runs per window (10000)")
-    back.add_argument("--particles", type=_whole_number(50, "particles", 100_000), default=1000)
-    back.add_argument("--seed", type=_seed, default=20210101, help="seed (20210101)")
+    back.add_argument(
+        "--runs", type=_runs, help="runs per window (10000; a frozen file sets its own)"
+    )
+    back.add_argument(
+        "--particles",
+        type=_whole_number(50, "particles", 100_000),
+        help="particles (1000; a frozen file sets its own)",
+    )
+    back.add_argument("--seed", type=_seed, help="seed (20210101; a frozen file sets its own)")
     back.add_argument("--out", metavar="DIR", help="write scores, answers, fitted scenarios")
     back.add_argument("--force", action="store_true", help="allow writing into a non-empty DIR")
     back.add_argument("--json", action="store_true", help="print the scores as JSON")
@@ -710,7 +716,13 @@ def _cmd_calibrate(args: argparse.Namespace, argv: list[str]) -> int:
 def _cmd_backtest(args: argparse.Namespace, argv: list[str]) -> int:
     from sim.analysis import backtest as bt_mod
     from sim.analysis import calibrate as cal_mod
+    from sim.analysis import frozen
 
+    if frozen.is_frozen(args.questions):
+        return _cmd_frozen_backtest(args, argv)
+    args.runs = 10_000 if args.runs is None else args.runs
+    args.particles = 1000 if args.particles is None else args.particles
+    args.seed = 20210101 if args.seed is None else args.seed
     settings = cal_mod.SMCSettings(particles=args.particles)
     command = ["escalation-sim", *argv]
     with staged_output(args.out, args.force, command) if args.out else nullcontext() as staging:
@@ -744,6 +756,52 @@ def _cmd_backtest(args: argparse.Namespace, argv: list[str]) -> int:
         print(json.dumps(report["scores"], indent=2))
     elif not args.quiet:
         print(_format_backtest(table, scores, result.runs))
+        if args.out:
+            print(f"\nResults written to {args.out}/")
+    return EXIT_OK
+
+
+def _cmd_frozen_backtest(args: argparse.Namespace, argv: list[str]) -> int:
+    """A frozen questions file: its own settings; --runs/--particles/--seed override them
+    (a different run, to be listed as such)."""
+    from dataclasses import replace
+
+    from sim.analysis import calibrate as cal_mod
+    from sim.analysis import frozen
+
+    try:
+        spec = frozen.load_frozen(args.questions)
+    except cal_mod.CalibrationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    changes = {
+        k: v
+        for k, v in (("runs", args.runs), ("particles", args.particles), ("seed", args.seed))
+        if v is not None
+    }
+    spec = replace(spec, **changes)
+    command = ["escalation-sim", *argv]
+    with staged_output(args.out, args.force, command) if args.out else nullcontext() as staging:
+        result = frozen.run_frozen(spec)
+        table = result.table
+        by_window = result.scores(by=["window"])
+        by_dyad = result.scores(by=["window", "dyad"])
+        report = frozen.report(result, command)
+        if staging is not None:
+            for name, frame in (
+                ("answers.csv", table),
+                ("scores.csv", by_window),
+                ("scores_by_dyad.csv", by_dyad),
+                ("posterior.csv", frozen.posterior_table(result)),
+            ):
+                text = frame.to_csv(index=False).encode()
+                atomic_write(staging / name, lambda h, t=text: h.write(t))
+            payload = json.dumps(report, indent=2, default=str).encode()
+            atomic_write(staging / "backtest.json", lambda h: h.write(payload))
+    if args.json:
+        print(json.dumps(report["scores"], indent=2, default=str))
+    elif not args.quiet:
+        print(frozen.format_scores(by_window, result))
         if args.out:
             print(f"\nResults written to {args.out}/")
     return EXIT_OK

@@ -295,6 +295,13 @@ COMMON_PARAMS: dict[str, Param] = {
         "int",
         0,
         10_000_000,
+        prior=Prior(
+            0,
+            200,
+            "floor",
+            "staff kept in the counterpart's capital, below which it stops answering",
+            opt_in=True,
+        ),
     ),
     "restraint_width": Param(
         0,
@@ -311,6 +318,13 @@ COMMON_PARAMS: dict[str, Param] = {
         "float",
         0,
         10_000_000,
+        prior=Prior(
+            1.0,
+            200.0,
+            "log",
+            "answer size beyond which answers grow only logarithmically",
+            opt_in=True,
+        ),
     ),
     "answer_ceiling": Param(
         0, "largest answer, in staff-equivalents (0: no ceiling)", "int", 0, 10_000_000
@@ -351,7 +365,7 @@ def choice_params() -> dict[str, Param]:
                 f"probability that an answer to a perceived act is a {name} instead of "
                 "the policy's own instrument",
                 "prob",
-                prior=Prior(0.0, 1.0, doc=f"share of answers made through {name}"),
+                prior=Prior(0.0, 1.0, doc=f"share of answers made through {name}", opt_in=True),
             )
             params[f"{CHOICE_PREFIX}{name}_amount"] = Param(
                 DERIVED_AMOUNT,

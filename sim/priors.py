@@ -36,6 +36,9 @@ class Prior:
     scale: str = "linear"
     doc: str = ""
     limits: tuple[float, float] | None = None
+    #: Calibrated only when named (``--params``): a mechanism's parameter, whose default
+    #: turns the mechanism off, so that a default calibration fits what it always did.
+    opt_in: bool = False
 
     def __post_init__(self) -> None:
         problem = self.problem(self.low, self.high, self.scale)
@@ -71,7 +74,7 @@ class Prior:
 
     def with_bounds(self, low: float, high: float) -> Prior:
         """The same prior on another box (limits kept)."""
-        return Prior(float(low), float(high), self.scale, self.doc, self.limits)
+        return Prior(float(low), float(high), self.scale, self.doc, self.limits, self.opt_in)
 
     @property
     def box(self) -> tuple[float, float]:

@@ -288,10 +288,14 @@ class TestDeclaredPriors:
             0.0, 1.0, doc="probability of answering an act"
         )
         assert POLICIES["proportional"].params["ratio"].prior.scale == "log"
-        assert cal.calibratable("proportional") == cal.CALIBRATED
+        known = cal.calibratable("proportional")
+        assert cal.default_params(known) == list(cal.CALIBRATED)
+        # The mechanisms' parameters are calibrated only when named.
+        opt_in = [n for n, b in known.items() if b.opt_in]
+        assert {"restraint_floor", "saturation", "choice_ban_local_hires"} <= set(opt_in)
 
     def test_other_policies_calibrate_their_own_parameters(self, plugin_policy):
-        assert list(cal.calibratable("generous")) == [
+        assert cal.default_params(cal.calibratable("generous")) == [
             "respond_prob",
             "forgiveness",
             "lag",
@@ -299,7 +303,7 @@ class TestDeclaredPriors:
             "provocation_rate",
         ]
         boxes = cal.calibratable("damped_test")
-        assert list(boxes) == [
+        assert cal.default_params(boxes) == [
             "respond_prob",
             "share",
             "lag",

@@ -45,7 +45,7 @@ from sim.engine import instruments
 from sim.engine.missions import Kind
 from sim.engine.model import EscalationModel
 from sim.engine.rng import slot
-from sim.policies import COMMON_PARAMS, POLICIES
+from sim.policies import CHOICE_PREFIX, COMMON_PARAMS, POLICIES, choice_params
 from sim.priors import Prior
 from sim.scenario import Scenario, scenario_from_dict
 
@@ -67,6 +67,33 @@ __all__ = [
 ]
 
 STAT_NAMES = ("response_rate", "log_ratio", "lag", "other_instrument", "initiatives_per_year")
+#: Prefix of the statistic "share of answers that used this instrument" (choices fitted).
+USED_PREFIX = "used_"
+
+
+def chosen_instruments(params: list[str]) -> list[str]:
+    """The instruments whose ``choice_<name>`` is among ``params``."""
+    return [
+        p[len(CHOICE_PREFIX) :]
+        for p in params
+        if p.startswith(CHOICE_PREFIX) and not p.endswith("_amount")
+    ]
+
+
+def statistics(params: list[str]) -> tuple[str, ...]:
+    """The summary statistics that inform ``params``.
+
+    The default five, unless an instrument choice is fitted: then an answer's size is
+    read on the act's own instrument (``log_ratio_same``) and each chosen instrument
+    adds the share of answers that used it. Otherwise a ban on 182 local staff answering
+    an expulsion of 10 reads as a ratio of 18 (or 4.6 at a weight of 0.2), and the
+    ratio, not the choice, absorbs it.
+    """
+    chosen = chosen_instruments(params)
+    if not chosen:
+        return STAT_NAMES
+    base = tuple("log_ratio_same" if n == "log_ratio" else n for n in STAT_NAMES)
+    return base + tuple(f"{USED_PREFIX}{name}" for name in chosen)
 
 
 def _hostile_labels() -> set[str]:
@@ -96,6 +123,8 @@ class PriorBox:
     scale: str = "linear"  # linear | log | floor
     doc: str = ""
     limits: tuple[float, float] = field(default=(-math.inf, math.inf), compare=False)
+    #: Fitted only when named (the mechanisms' parameters): see ``Prior.opt_in``.
+    opt_in: bool = field(default=False, compare=False)
 
     @property
     def prior(self) -> Prior:
@@ -125,7 +154,12 @@ def calibratable(policy: str = "proportional") -> dict[str, PriorBox]:
     if not cls.active:
         raise CalibrationError(f"policy {policy!r} never acts: there is nothing to calibrate")
     params = cls.all_params()
-    order = ["respond_prob", *cls.params, *(k for k in COMMON_PARAMS if k != "respond_prob")]
+    order = [
+        "respond_prob",
+        *cls.params,
+        *(k for k in COMMON_PARAMS if k != "respond_prob"),
+        *choice_params(),
+    ]
     boxes = {}
     for name in dict.fromkeys(order):
         param = params.get(name)
@@ -142,9 +176,20 @@ def calibratable(policy: str = "proportional") -> dict[str, PriorBox]:
             )
         prior = param.prior
         boxes[name] = PriorBox(
-            name, prior.low, prior.high, prior.scale, prior.doc or param.doc, param.prior_limits()
+            name,
+            prior.low,
+            prior.high,
+            prior.scale,
+            prior.doc or param.doc,
+            param.prior_limits(),
+            prior.opt_in,
         )
     return boxes
+
+
+def default_params(boxes: dict[str, PriorBox]) -> list[str]:
+    """The parameters fitted unless others are named: every prior but the opt-in ones."""
+    return [name for name, box in boxes.items() if not box.opt_in]
 
 
 def _not_calibratable(name: str, policy: str, known: dict[str, PriorBox]) -> str:
@@ -159,7 +204,9 @@ def _not_calibratable(name: str, policy: str, known: dict[str, PriorBox]) -> str
 
 #: The parameters estimated for each state of a ``proportional`` policy (the default),
 #: with their priors, as declared in :mod:`sim.policies`.
-CALIBRATED: dict[str, PriorBox] = calibratable("proportional")
+CALIBRATED: dict[str, PriorBox] = {
+    name: box for name, box in calibratable("proportional").items() if not box.opt_in
+}
 #: The widest prior each of them may be given (the policy's own range; ratio > 0).
 PRIOR_LIMITS: dict[str, tuple[float, float]] = {n: b.limits for n, b in CALIBRATED.items()}
 
@@ -186,7 +233,13 @@ def prior_boxes(
         if problem:
             raise CalibrationError(f"--prior {name}={low:g}:{high:g}: {problem}")
         boxes[name] = PriorBox(
-            name, low, high, boxes[name].scale, boxes[name].doc, known[name].limits
+            name,
+            low,
+            high,
+            boxes[name].scale,
+            boxes[name].doc,
+            known[name].limits,
+            known[name].opt_in,
         )
     return boxes
 
@@ -207,6 +260,10 @@ class Episodes:
     initiatives: np.ndarray  # (runs,) acts outside every window
     years: float  # length of the period, for the initiative rate
     steps: np.ndarray  # (episodes,) the step of each episode's act
+    #: log(answers on the act's own instrument / act); NaN where none was on it.
+    log_ratio_same: np.ndarray | None = None
+    #: per hostile instrument code: did the answer use it (NaN where unanswered).
+    used: dict[int, np.ndarray] = field(default_factory=dict)
 
 
 def _windows(steps: np.ndarray, window: int, n_steps: int) -> np.ndarray:
@@ -240,6 +297,9 @@ def simulated_episodes(
     log_ratio = np.full((e, runs), np.nan)
     lag = np.full((e, runs), np.nan)
     other = np.full((e, runs), np.nan)
+    same_ratio = np.full((e, runs), np.nan)
+    codes = [i.code for i in instruments.hostile()]
+    used = {code: np.full((e, runs), np.nan) for code in codes}
     acted = answer > 0
     covered = np.zeros(n_steps, dtype=bool)
     for i, (s, end) in enumerate(zip(steps, ends, strict=True)):
@@ -252,15 +312,28 @@ def simulated_episodes(
         size = answer[s + 1 : end + 1].sum(axis=0)
         prov_size = provocation[s].astype(float)
         prov_kind = provocation_kind[s]
-        differs = ((answer_kind[s + 1 : end + 1] != prov_kind) & block).any(axis=0)
+        kinds = answer_kind[s + 1 : end + 1]
+        differs = ((kinds != prov_kind) & block).any(axis=0)
+        size_same = np.where((kinds == prov_kind) & block, answer[s + 1 : end + 1], 0).sum(axis=0)
+        for code in codes:
+            used[code][i] = np.where(any_act, ((kinds == code) & block).any(axis=0), np.nan)
         responded[i] = any_act
         with np.errstate(divide="ignore", invalid="ignore"):
             log_ratio[i] = np.where(any_act, np.log(size / prov_size), np.nan)
+            same_ratio[i] = np.where(size_same > 0, np.log(size_same / prov_size), np.nan)
         lag[i] = np.where(any_act, first, np.nan)
         other[i] = np.where(any_act, differs, np.nan)
     initiatives = (acted & ~covered[:, None]).sum(axis=0)
     return Episodes(
-        responded, log_ratio, lag, other, initiatives, n_steps * step_days / 365.25, steps
+        responded,
+        log_ratio,
+        lag,
+        other,
+        initiatives,
+        n_steps * step_days / 365.25,
+        steps,
+        same_ratio,
+        used,
     )
 
 
@@ -299,6 +372,8 @@ def record_episodes(
     log_ratio = np.full((e, 1), np.nan)
     lag = np.full((e, 1), np.nan)
     other = np.full((e, 1), np.nan)
+    same_ratio = np.full((e, 1), np.nan)
+    used_by = {i.code: np.full((e, 1), np.nan) for i in instruments.hostile()}
     used = set()
     for i, act in enumerate(grouped):
         limit = act.date + dt.timedelta(days=window * step_days)
@@ -315,22 +390,44 @@ def record_episodes(
         log_ratio[i, 0] = math.log(size / act.size) if act.size > 0 and size > 0 else np.nan
         lag[i, 0] = (answers[mine[0]].date - act.date).days // step_days
         other[i, 0] = float(any(answers[j].kind != act.kind for j in mine))
+        same = sum(answers[j].size for j in mine if answers[j].kind == act.kind)
+        if act.size > 0 and same > 0:
+            same_ratio[i, 0] = math.log(same / act.size)
+        for code, flags in used_by.items():
+            flags[i, 0] = float(any(answers[j].kind == code for j in mine))
     initiatives = np.array([len(answers) - len(used)])
     steps = np.array([a.step for a in grouped], dtype=int)
-    return Episodes(responded, log_ratio, lag, other, initiatives, years, steps)
+    return Episodes(
+        responded, log_ratio, lag, other, initiatives, years, steps, same_ratio, used_by
+    )
 
 
-def summarise(ep: Episodes) -> np.ndarray:
-    """The summary statistics (runs, 5), NaN where undefined (no episode, no answer)."""
+def summarise(ep: Episodes, names: tuple[str, ...] = STAT_NAMES) -> np.ndarray:
+    """The summary statistics ``names`` (runs, k), NaN where undefined (no episode, no
+    answer)."""
     e, runs = ep.responded.shape
-    out = np.full((runs, len(STAT_NAMES)), np.nan)
-    n_resp = ep.responded.sum(axis=0)
-    if e:
-        out[:, 0] = n_resp / e
-        out[:, 1] = _mean_defined(ep.log_ratio)
-        out[:, 2] = _mean_defined(ep.lag)
-        out[:, 3] = _mean_defined(ep.other_instrument)
-    out[:, 4] = ep.initiatives / max(ep.years, 1e-9)
+    out = np.full((runs, len(names)), np.nan)
+    for j, name in enumerate(names):
+        if name == "initiatives_per_year":
+            out[:, j] = ep.initiatives / max(ep.years, 1e-9)
+        elif not e:
+            continue
+        elif name == "response_rate":
+            out[:, j] = ep.responded.sum(axis=0) / e
+        elif name in ("log_ratio", "lag", "other_instrument"):
+            column = {
+                "log_ratio": ep.log_ratio,
+                "lag": ep.lag,
+                "other_instrument": ep.other_instrument,
+            }
+            out[:, j] = _mean_defined(column[name])
+        elif name == "log_ratio_same":
+            out[:, j] = _mean_defined(ep.log_ratio_same)
+        elif name.startswith(USED_PREFIX):
+            code = instruments.code_of(name[len(USED_PREFIX) :])
+            out[:, j] = _mean_defined(ep.used[code])
+        else:
+            raise CalibrationError(f"unknown summary statistic {name!r}")
     return out
 
 
@@ -507,6 +604,7 @@ class StateFit:
     simulate: ConditionalReplay | None = None
     priors: dict[str, PriorBox] = field(default_factory=lambda: dict(CALIBRATED))
     policy: str = "proportional"  # the kind of policy fitted
+    stats: tuple[str, ...] = STAT_NAMES  # the summary statistics fitted (``observed``)
 
     def samples(self) -> pd.DataFrame:
         """The final population on the natural scale, with weights and distances."""
@@ -742,7 +840,7 @@ def calibrate(
         raise CalibrationError(f"--until {until} is before the scenario starts ({scenario.start})")
     fixed = dict(fixed or {})
     known = calibratable(policy)
-    params = list(params or [p for p in known if p not in fixed])
+    params = list(params or [p for p in default_params(known) if p not in fixed])
     for name in params:
         if name not in known:
             raise CalibrationError(
@@ -782,15 +880,16 @@ def calibrate(
                 scenario.step_days,
                 years,
             )
-        observed = summarise(observed_ep)[0]
+        names = statistics(params)
+        observed = summarise(observed_ep, names)[0]
         raw = _conditional_raw(scenario, until, sid, other, fixed, policy)
         cond = scenario_from_dict(raw, scenario.source)
         simulate = ConditionalReplay(
-            cond, sid, other, params, window, settings.batch, seed, priors=boxes
+            cond, sid, other, params, window, settings.batch, seed, priors=boxes, stats=names
         )
         smc = abc_smc(simulate, observed, bounds, settings, seed=_seed_for(seed, sid))
         fits[sid] = StateFit(
-            sid, other, params, observed, observed_ep, smc, fixed, simulate, boxes, policy
+            sid, other, params, observed, observed_ep, smc, fixed, simulate, boxes, policy, names
         )
     expulsions: dict[str, list[int]] = {}
     for (actor, _), listed in acts.items():
@@ -823,8 +922,10 @@ class ConditionalReplay:
         block: int,
         seed: int,
         priors: dict[str, PriorBox] | None = None,
+        stats: tuple[str, ...] = STAT_NAMES,
     ) -> None:
         self.priors = dict(CALIBRATED) if priors is None else priors
+        self.stats = stats
         self.scenario = scenario
         self.state = state
         self.params = params
@@ -840,8 +941,8 @@ class ConditionalReplay:
         out = []
         for start in range(0, len(theta), self.block):
             part = slice(start, start + self.block)
-            out.append(summarise(self.episodes(theta[part], run_ids[part])))
-        return np.concatenate(out) if out else np.empty((0, len(STAT_NAMES)))
+            out.append(summarise(self.episodes(theta[part], run_ids[part]), self.stats))
+        return np.concatenate(out) if out else np.empty((0, len(self.stats)))
 
     def values(self, theta: np.ndarray) -> dict[str, np.ndarray]:
         """Per-run policy values by dotted path, on the natural scale."""
@@ -889,7 +990,7 @@ def posterior_predictive(fit: StateFit, n: int = 1000, seed: int = 0) -> dict[st
         fit.simulate.episodes(theta[i : i + fit.simulate.block], ids[i : i + fit.simulate.block])
         for i in range(0, n, fit.simulate.block)
     ]
-    stats = np.concatenate([summarise(ep) for ep in eps])
+    stats = np.concatenate([summarise(ep, fit.stats) for ep in eps])
     lags = np.concatenate([ep.lag[ep.responded] for ep in eps])
     ratios = np.concatenate([ep.log_ratio[ep.responded] for ep in eps])
     responded = np.concatenate([ep.responded.sum(axis=0) for ep in eps])
@@ -1024,6 +1125,7 @@ def report(cal: Calibration, checks: dict[str, dict[str, Any]] | None = None) ->
             for name, p in (
                 next(iter(cal.fits.values())).priors if cal.fits else calibratable(cal.policy)
             ).items()
+            if not p.opt_in or any(name in fit.params for fit in cal.fits.values())
         },
         "states": {},
     }
@@ -1039,8 +1141,8 @@ def report(cal: Calibration, checks: dict[str, dict[str, Any]] | None = None) ->
                 "initiatives": int(rec.initiatives[0]),
                 "years": round(rec.years, 3),
             },
-            "observed_statistics": dict(zip(STAT_NAMES, _json_floats(fit.observed), strict=True)),
-            "statistic_scales": dict(zip(STAT_NAMES, _json_floats(fit.smc.scale), strict=True)),
+            "observed_statistics": dict(zip(fit.stats, _json_floats(fit.observed), strict=True)),
+            "statistic_scales": dict(zip(fit.stats, _json_floats(fit.smc.scale), strict=True)),
             "generations": [
                 {
                     "tolerance": round(p.tolerance, 6),
@@ -1057,7 +1159,7 @@ def report(cal: Calibration, checks: dict[str, dict[str, Any]] | None = None) ->
             stats = checks[sid]["stats"]
             entry["predictive_p_values"] = {
                 name: _json_floats([_tail_p(stats[:, j], fit.observed[j])])[0]
-                for j, name in enumerate(STAT_NAMES)
+                for j, name in enumerate(fit.stats)
             }
         out["states"][sid] = entry
     return out
@@ -1103,6 +1205,7 @@ def synthetic_history(
     window: int = 10,
     policy: str = "proportional",
     fixed: dict[str, Any] | None = None,
+    params: list[str] | None = None,
 ) -> Episodes:
     """The episodes of one history simulated by the forward model with known parameters.
 
@@ -1114,8 +1217,10 @@ def synthetic_history(
     raw = _conditional_raw(scenario, scenario.end, state, other, fixed, policy)
     cond = scenario_from_dict(raw, scenario.source)
     boxes = calibratable(policy)
-    params = [p for p in boxes if p not in fixed]
-    replay = ConditionalReplay(cond, state, other, params, window, 1, seed, priors=boxes)
+    params = list(params or [p for p in default_params(boxes) if p not in fixed])
+    replay = ConditionalReplay(
+        cond, state, other, params, window, 1, seed, priors=boxes, stats=statistics(params)
+    )
     theta = np.array([[boxes[name].to_sampler(truth[name]) for name in params]])
     return replay.episodes(theta, np.array([run]))
 
@@ -1128,6 +1233,7 @@ def coverage_study(
     settings: SMCSettings | None = None,
     policy: str = "proportional",
     fixed: dict[str, Any] | None = None,
+    params: list[str] | None = None,
 ) -> pd.DataFrame:
     """Calibrate ``repetitions`` synthetic histories; per history and parameter, whether
     the 50% and 90% intervals hold the truth.
@@ -1138,7 +1244,9 @@ def coverage_study(
     has a posterior close to its prior, wherever the truth lies).
     """
     fixed = dict(fixed or {})
-    boxes = {n: b for n, b in calibratable(policy).items() if n not in fixed}
+    known = calibratable(policy)
+    params = list(params or [p for p in default_params(known) if p not in fixed])
+    boxes = {n: known[n] for n in params}
     rows = []
     for rep in range(repetitions):
         if truth is None:
@@ -1150,7 +1258,14 @@ def coverage_study(
         else:
             values = truth
         history = synthetic_history(
-            scenario, state, values, run=rep, seed=10_000 + rep, policy=policy, fixed=fixed
+            scenario,
+            state,
+            values,
+            run=rep,
+            seed=10_000 + rep,
+            policy=policy,
+            fixed=fixed,
+            params=params,
         )
         fit = calibrate(
             scenario,
@@ -1160,6 +1275,7 @@ def coverage_study(
             seed=rep,
             policy=policy,
             fixed=fixed,
+            params=params,
         )
         table = fit.table().set_index("parameter")
         for name, prior in boxes.items():
