@@ -219,7 +219,34 @@ def build_parser() -> argparse.ArgumentParser:
         "approximate Bayesian computation with a sequential Monte Carlo sampler "
         "(docs/calibration.md).",
     )
-    cal.add_argument("scenario", help="scenario TOML file with the historical events")
+    cal.add_argument(
+        "scenario",
+        help="scenario TOML file with the historical events, or a dyad set "
+        "(scenarios/backtest/russia_dyads.toml): one state across several counterparts",
+    )
+    cal.add_argument(
+        "--params",
+        metavar="A,B",
+        help="parameters to calibrate (default: every one with a prior that is not opt-in; "
+        "name choice_<instrument>, restraint_floor or saturation to fit a mechanism)",
+    )
+    cal.add_argument(
+        "--pooling",
+        choices=("partial", "pooled", "none"),
+        default="partial",
+        help="with a dyad set: how the dyads share the state's parameters (default: partial)",
+    )
+    cal.add_argument(
+        "--workers",
+        type=_whole_number(1, "workers", 256),
+        default=1,
+        help="with a dyad set: processes fitting dyads in parallel (partial, none)",
+    )
+    cal.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="with a dyad set: fit the dyads on this Dask scheduler (tcp://host:8786)",
+    )
     cal.add_argument(
         "--until", type=_date, metavar="YYYY-MM-DD", help="use the events up to this date"
     )
@@ -671,6 +698,8 @@ def _cmd_calibrate(args: argparse.Namespace, argv: list[str]) -> int:
     from sim import plots
     from sim.analysis import calibrate as cal_mod
 
+    if _is_dyad_set(args.scenario):
+        return _cmd_calibrate_across(args, argv)
     scenario = load_scenario(args.scenario, _overrides(args.overrides))
     states = [s.strip() for s in args.states.split(",")] if args.states else None
     target = Path(args.write_scenario) if args.write_scenario else None
@@ -691,6 +720,7 @@ def _cmd_calibrate(args: argparse.Namespace, argv: list[str]) -> int:
                 fixed=fixed,
                 priors=priors,
                 policy=args.policy,
+                params=_param_list(args.params),
             )
             checks = cal_mod.predictive_checks(cal) if staging is not None else None
             report = cal_mod.report(cal, checks)
@@ -710,6 +740,67 @@ def _cmd_calibrate(args: argparse.Namespace, argv: list[str]) -> int:
             print(f"\nResults written to {args.out}/")
         if target is not None:
             print(f"Fitted scenario written to {target}")
+    return EXIT_OK
+
+
+def _param_list(text: str | None) -> list[str] | None:
+    return [p.strip() for p in text.split(",") if p.strip()] if text else None
+
+
+def _is_dyad_set(path: str) -> bool:
+    """A dyad set has ``[[records]]`` and no ``[scenario]`` table."""
+    import tomllib
+
+    try:
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
+    return "records" in raw and "scenario" not in raw
+
+
+def _cmd_calibrate_across(args: argparse.Namespace, argv: list[str]) -> int:
+    """One state's policy across the dyads of a dyad set (docs/calibration.md)."""
+    from sim.analysis import calibrate as cal_mod
+    from sim.analysis import pooling
+
+    if args.write_scenario or args.overrides:
+        raise UsageError("--write-scenario and --set apply to one scenario, not a dyad set")
+    settings = cal_mod.SMCSettings(particles=args.particles, generations=args.generations)
+    fixed = dict(_calibration_value(text, args.policy) for text in args.fix)
+    priors = dict(_calibration_prior(text, args.policy) for text in args.prior)
+    command = ["escalation-sim", *argv]
+    try:
+        dyad_set = pooling.load_dyad_set(args.scenario, args.states)
+        until = args.until or max(d.scenario.end for d in dyad_set.dyads)
+        with staged_output(args.out, args.force, command) if args.out else nullcontext() as staging:
+            result = pooling.calibrate_across(
+                dyad_set.dyads,
+                until,
+                pooling=args.pooling,
+                params=_param_list(args.params),
+                fixed=fixed,
+                settings=settings,
+                seed=0 if args.seed is None else args.seed,
+                priors=priors,
+                policy=args.policy,
+                workers=args.workers,
+                scheduler=args.scheduler,
+            )
+            table = result.table()
+            report = pooling.report(result, command)
+            if staging is not None:
+                text = table.to_csv(index=False).encode()
+                atomic_write(staging / "posterior.csv", lambda h: h.write(text))
+                payload = json.dumps(report, indent=2, default=str).encode()
+                atomic_write(staging / "calibration.json", lambda h: h.write(payload))
+    except cal_mod.CalibrationError as exc:
+        raise UsageError(str(exc)) from None
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    elif not args.quiet:
+        print(pooling.format_table(result))
+        if args.out:
+            print(f"\nResults written to {args.out}/")
     return EXIT_OK
 
 

@@ -246,15 +246,55 @@ def _dyad_record(
     return DyadRecord(dyad, cut, ep, summarise(ep, names)[0], replay, sizes)
 
 
-class PooledReplay:
-    """Every dyad's conditional replay with the same parameter vectors: their summary
-    statistics side by side (n, dyads x statistics)."""
+def merge_episodes(parts: list[Episodes]) -> Episodes:
+    """The episodes of several dyads as one record: acts and answers side by side,
+    initiatives and years added up (the same parameters act in every dyad)."""
+    runs = parts[0].responded.shape[1]
+    codes = set().union(*(p.used for p in parts))
 
-    def __init__(self, records: list[DyadRecord]) -> None:
+    def stack(get) -> np.ndarray:
+        return np.concatenate([get(p) for p in parts], axis=0)
+
+    def same(p: Episodes) -> np.ndarray:
+        if p.log_ratio_same is None:
+            return np.full(p.responded.shape, np.nan)
+        return p.log_ratio_same
+
+    return Episodes(
+        stack(lambda p: p.responded),
+        stack(lambda p: p.log_ratio),
+        stack(lambda p: p.lag),
+        stack(lambda p: p.other_instrument),
+        np.sum([p.initiatives for p in parts], axis=0),
+        float(sum(p.years for p in parts)),
+        stack(lambda p: p.steps),
+        stack(same),
+        {
+            c: stack(lambda p, c=c: p.used.get(c, np.full((len(p.steps), runs), np.nan)))
+            for c in codes
+        },
+    )
+
+
+class PooledReplay:
+    """Every dyad's conditional replay with the same parameter vectors, summarised as one
+    record (:func:`merge_episodes`): the share of all acts answered, the mean over all
+    answers, initiatives over all years. Side by side, the statistics would grow with
+    the dyads, and an ABC tolerance over more statistics is a looser one: pooling more
+    dyads would then narrow nothing (tests/test_pooling.py checks that it does)."""
+
+    def __init__(self, records: list[DyadRecord], names: tuple[str, ...]) -> None:
         self.records = records
+        self.names = names
+        self.block = records[0].replay.block
 
     def __call__(self, theta: np.ndarray, run_ids: np.ndarray) -> np.ndarray:
-        return np.concatenate([r.replay(theta, run_ids) for r in self.records], axis=1)
+        out = []
+        for start in range(0, len(theta), self.block):
+            part = slice(start, start + self.block)
+            eps = [r.replay.episodes(theta[part], run_ids[part]) for r in self.records]
+            out.append(summarise(merge_episodes(eps), self.names))
+        return np.concatenate(out) if out else np.empty((0, len(self.names)))
 
 
 # ------------------------------------------------------------------ results
@@ -356,14 +396,16 @@ def calibrate_across(
     policy: str = "proportional",
     workers: int = 1,
     histories: dict[str, Episodes] | None = None,
+    scheduler: str | None = None,
 ) -> PooledCalibration:
     """Fit one state's ``policy`` on the records of ``dyads`` up to ``until``.
 
     ``pooling``: ``"pooled"`` (one parameter vector), ``"partial"`` (dyad parameters from
     a state population, two-stage) or ``"none"`` (each dyad on its own). ``histories``
     replaces dyads' observed episodes (synthetic records, for recovery checks).
-    ``workers`` > 1 fits the dyads of ``partial``/``none`` in that many processes; the
-    result does not depend on it.
+    ``workers`` > 1 fits the dyads of ``partial``/``none`` in that many processes, and
+    ``scheduler`` (a Dask scheduler's address) on a Dask cluster; the result depends on
+    neither: each dyad's sampler has its own seed.
     """
     import time
 
@@ -405,16 +447,16 @@ def calibrate_across(
         state, pooling, until, params, boxes, {}, records, settings, seed, policy
     )
     if pooling == "pooled":
-        simulate = PooledReplay(list(records.values()))
-        observed = np.concatenate([r.observed for r in records.values()])
+        simulate = PooledReplay(list(records.values()), names)
+        merged = merge_episodes([r.episodes for r in records.values()])
+        observed = summarise(merged, names)[0]
         smc = abc_smc(simulate, observed, bounds, settings, seed=_seed_for(seed, state))
-        first = next(iter(records.values()))
         result.state_fit = StateFit(
             state,
             "all",
             params,
             observed,
-            first.episodes,
+            merged,
             smc,
             fixed,
             None,
@@ -434,14 +476,7 @@ def calibrate_across(
             (dname, rec.replay, rec.observed, bounds, settings, _dyad_seed(seed, dname))
             for dname, rec in records.items()
         ]
-        if workers > 1 and len(jobs) > 1:
-            import multiprocessing
-
-            context = multiprocessing.get_context("forkserver")
-            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-                smcs = list(pool.map(_fit_one, jobs))
-        else:
-            smcs = [_fit_one(job) for job in jobs]
+        smcs = _map(_fit_one, jobs, workers, scheduler)
         for (dname, rec), smc in zip(records.items(), smcs, strict=True):
             result.fits[dname] = StateFit(
                 state,
@@ -464,6 +499,50 @@ def calibrate_across(
 
 def _dyad_seed(seed: int, dyad: str) -> int:
     return (int(seed) * 1_000_003 + slot("pool", dyad)) % 2**63
+
+
+#: How long to wait for a Dask scheduler before saying it cannot be reached.
+CONNECT_TIMEOUT = "10s"
+
+
+def _map(fn, jobs: list, workers: int, scheduler: str | None) -> list:
+    """``[fn(job) for job in jobs]``, in this process, a process pool or on Dask."""
+    if scheduler:
+        try:
+            from distributed import Client
+        except ImportError:
+            raise CalibrationError(
+                "--scheduler needs dask.distributed: pip install 'escalation-sim[cluster]'"
+            ) from None
+        try:
+            client = Client(scheduler, timeout=CONNECT_TIMEOUT)
+        except OSError as exc:
+            raise CalibrationError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
+        with client:
+            return client.gather(client.map(fn, jobs, pure=False))
+    if workers <= 1 or len(jobs) <= 1:
+        return [fn(job) for job in jobs]
+    import multiprocessing
+
+    context = multiprocessing.get_context("forkserver")
+    # Workers ignore Ctrl-C; the main process stops them (as sweeps do).
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_ignore_sigint)
+    try:
+        out = list(pool.map(fn, jobs))
+    except BaseException:
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()
+        raise
+    pool.shutdown()
+    return out
+
+
+def _ignore_sigint() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _fit_one(job) -> SMCResult:
@@ -531,3 +610,149 @@ def _partial_pooling(result: PooledCalibration) -> dict[str, Hyper]:
         shrunk = replace(pop, weights=w)
         fit.smc = SMCResult([*fit.smc.populations[:-1], shrunk], fit.smc.scale, fit.smc.stop_reason)
     return hyper
+
+
+# ------------------------------------------------------------------ recovery checks
+def synthetic_histories(
+    dyads: list[Dyad],
+    truth: dict[str, float],
+    until: dt.date,
+    params: list[str],
+    run: int,
+    seed: int,
+    window: int = 10,
+    policy: str = "proportional",
+    fixed: dict[str, Any] | None = None,
+) -> dict[str, Episodes]:
+    """One history per dyad, simulated by the forward model with the parameters ``truth``
+    (natural scale), each dyad's counterpart replaying its record."""
+    boxes = calibratable(policy)
+    theta = np.array([[boxes[name].to_sampler(truth[name]) for name in params]])
+    out = {}
+    for d in dyads:
+        rec = _dyad_record(d, until, params, dict(fixed or {}), boxes, window, 1, seed, policy)
+        if rec is not None:
+            out[d.name] = rec.replay.episodes(theta, np.array([run]))
+    return out
+
+
+def coverage_across(
+    dyads: list[Dyad],
+    until: dt.date,
+    params: list[str],
+    repetitions: int,
+    settings: SMCSettings | None = None,
+    pooling_kind: str = "pooled",
+    policy: str = "proportional",
+) -> pd.DataFrame:
+    """Calibrate ``repetitions`` synthetic sets of records, each made by one parameter
+    vector drawn from the prior and shared by every dyad; per repetition and parameter,
+    whether the 50% and 90% intervals hold the truth (for ``partial``: the dyads'
+    intervals, each of which should cover the shared truth at least as often)."""
+    boxes = calibratable(policy)
+    rows = []
+    for rep in range(repetitions):
+        rng = np.random.default_rng(np.random.SeedSequence([0x7208, rep]))
+        truth = {
+            n: float(boxes[n].to_natural(np.array(rng.uniform(*boxes[n].box)))) for n in params
+        }
+        histories = synthetic_histories(
+            dyads, truth, until, params, run=rep, seed=20_000 + rep, policy=policy
+        )
+        fit = calibrate_across(
+            dyads,
+            until,
+            pooling=pooling_kind,
+            params=params,
+            settings=settings,
+            seed=rep,
+            policy=policy,
+            histories=histories,
+        )
+        table = fit.table()
+        table = table[table.dyad != "state (mu)"]
+        for row in table.itertuples():
+            value = float(
+                boxes[row.parameter].to_natural(
+                    np.array(boxes[row.parameter].to_sampler(truth[row.parameter]))
+                )
+            )
+            rows.append(
+                {
+                    "repetition": rep,
+                    "dyad": row.dyad,
+                    "parameter": row.parameter,
+                    "truth": value,
+                    "median": row.median,
+                    "covered_50": bool(row.q25 <= value <= row.q75),
+                    "covered_90": bool(row.q05 <= value <= row.q95),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------ outputs
+def report(result: PooledCalibration, command: list[str] | None = None) -> dict[str, Any]:
+    """A JSON-ready account: settings, each dyad's record and sampler, the posterior."""
+    return {
+        "state": result.state,
+        "pooling": result.pooling,
+        "until": result.until.isoformat(),
+        "policy": result.policy,
+        "params": result.params,
+        "seed": result.seed,
+        "particles": result.settings.particles,
+        "generations": result.settings.generations,
+        "seconds": round(result.seconds, 1),
+        "priors": {
+            name: {"low": b.low, "high": b.high, "scale": b.scale, "meaning": b.doc}
+            for name, b in result.priors.items()
+            if name in result.params
+        },
+        "hyperpriors": (
+            {
+                "mu": "uniform on the prior's box (sampler scale)",
+                "tau": f"half-normal, scale {TAU_PRIOR_SCALE} x the box's width, on a grid "
+                f"from {TAU_RANGE[0]} to {TAU_RANGE[1]} x the width",
+            }
+            if result.pooling == "partial"
+            else None
+        ),
+        "dyads": {
+            name: {
+                "counterpart": rec.dyad.counterpart,
+                "until": rec.until.isoformat(),
+                "acts_to_answer": int(rec.episodes.responded.shape[0]),
+                "answered": int(rec.episodes.responded.sum()),
+                "observed": dict(
+                    zip(
+                        statistics(result.params),
+                        [None if not np.isfinite(v) else round(float(v), 6) for v in rec.observed],
+                        strict=True,
+                    )
+                ),
+                "effective_sample_size": round(
+                    float(1.0 / np.sum(result.fits[name].smc.final.weights ** 2)), 1
+                ),
+            }
+            for name, rec in result.dyads.items()
+        },
+        "posterior": result.table().to_dict(orient="records"),
+        "command": command,
+    }
+
+
+def format_table(result: PooledCalibration) -> str:
+    """The posterior as text: per dyad (and the state's population), medians and 90%."""
+    lines = [
+        f"{result.state}: {result.policy} policy across {len(result.dyads)} dyads, "
+        f"{result.pooling} pooling, records to {result.until} ({result.seconds:.0f} s)",
+        "",
+        f"{'dyad':<18}{'parameter':<26}{'median':>9}{'90% interval':>24}",
+    ]
+    for row in result.table().itertuples():
+        lines.append(
+            f"{row.dyad:<18}{row.parameter:<26}{row.median:>9.3g}"
+            f"{f'[{row.q05:.3g}, {row.q95:.3g}]':>24}"
+        )
+    return "\n".join(lines)
