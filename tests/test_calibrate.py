@@ -215,10 +215,11 @@ class TestRecovery:
     """
 
     def test_coverage_of_90_percent_intervals(self):
-        study = cal.coverage_study(_beta_binomial_scenario(16, 20), "a", TRUTH, 8, FAST)
-        assert len(study) == 8 * len(cal.CALIBRATED)
+        study = cal.coverage_study(_beta_binomial_scenario(16, 20), "a", TRUTH, 6, FAST)
+        assert len(study) == 6 * len(cal.CALIBRATED)
         coverage = study["covered_90"].mean()
-        # Nominal 0.9 over 40 intervals; 0.75 is three binomial SEs below it.
+        # Nominal 0.9 over 30 intervals; 0.75 is over two and a half binomial SEs below
+        # it (benchmarks/bench_calibrate.py --coverage measures 95% on 200 intervals).
         assert coverage >= 0.75, study
 
     def test_informative_history_narrows_the_response_probability(self):
@@ -418,8 +419,10 @@ class TestOtherPolicy:
 # ------------------------------------------------------------------ outputs
 @pytest.fixture(scope="module")
 def us_russia_2020():
+    # The tests below read the outputs' form, not the posterior: a small population.
     sc = load_scenario(REPLAY)
-    return cal.calibrate(sc, until=dt.date(2020, 12, 31), settings=FAST, seed=2)
+    settings = cal.SMCSettings(particles=100, generations=3, batch=2048)
+    return cal.calibrate(sc, until=dt.date(2020, 12, 31), settings=settings, seed=2)
 
 
 class TestFittedScenario:
