@@ -353,3 +353,12 @@ class TestExecutors:
                 settings=cal.SMCSettings(particles=50, generations=1),
                 scheduler="tcp://127.0.0.1:1",
             )
+
+
+def test_docs_quote_the_population_grid_and_hyperprior():
+    """docs/calibration.md §5 states the grid and the prior on tau that the code uses."""
+    text = " ".join((ROOT / "docs" / "calibration.md").read_text(encoding="utf-8").split())
+    assert f"grid of {pooling.MU_POINTS} × {pooling.TAU_POINTS} points" in text
+    assert pooling.TAU_PRIOR_SCALE == 0.5 and "scale half the box's width" in text
+    low, high = pooling.TAU_RANGE
+    assert f"from {low:.0%} to {high:.0%} of the width" in text
