@@ -184,6 +184,9 @@ class Scenario:
     #: ``sim.run(events=..., take_offer=...)``), JSON-ready: each event's fields (dates
     #: as ISO text), its ``index`` in :attr:`events` and what ``added_by`` it.
     added_events: list[dict[str, Any]] = field(default_factory=list)
+    #: The document's events left out (``--drop-event``, ``sim.run(drop_events=...)``),
+    #: JSON-ready like :attr:`added_events`, with ``dropped_by`` instead of ``added_by``.
+    dropped_events: list[dict[str, Any]] = field(default_factory=list)
     #: Staff-equivalents per head of each staff category (``[staff_weights]``; a
     #: category left out, or all of them, weighs 1).
     staff_weights: dict[str, float] = field(default_factory=dict)
@@ -217,7 +220,19 @@ class Scenario:
         merged = {**self.overrides, **overrides}
         out = scenario_from_dict(raw, self.source, merged)
         out.added_events = copy.deepcopy(self.added_events)
+        out.dropped_events = copy.deepcopy(self.dropped_events)
         return out
+
+    def without_events(self, indices: Sequence[int], *, cli: bool = False) -> Scenario:
+        """A copy without the document's events at ``indices`` (their positions in
+        :attr:`events`, as ``python -m sim validate`` lists them): see
+        :func:`sim.scenario.drop_events`.
+
+        >>> scenario.without_events([9])   # the offer of 2021-12-01 left out  # doctest: +SKIP
+        """
+        from sim.scenario.whatif import drop_events
+
+        return drop_events(self, indices, cli=cli)
 
     def with_events(
         self,

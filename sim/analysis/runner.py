@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import field, make_dataclass
 
 import numpy as np
@@ -24,7 +25,15 @@ from sim.engine.model import BlockResult, EscalationModel
 from sim.outcome_classes import outcome_class, scenario_outcome_names
 from sim.spec import Scenario
 
-__all__ = ["DEFAULT_BLOCK_SIZE", "Ensemble", "check_stop", "request_stop", "run_ensemble"]
+__all__ = [
+    "DEFAULT_BLOCK_SIZE",
+    "Ensemble",
+    "assemble_ensemble",
+    "check_stop",
+    "request_stop",
+    "run_block",
+    "run_ensemble",
+]
 
 DEFAULT_BLOCK_SIZE = 16_384
 
@@ -261,10 +270,65 @@ def run_ensemble(
     finally:
         bar.close()
 
+    return assemble_ensemble(
+        scenario,
+        seed,
+        ids,
+        blocks,
+        keep_trajectories=keep_trajectories,
+        keep_events=keep_events,
+        wall_time=time.perf_counter() - started,
+    )
+
+
+def run_block(
+    scenario: Scenario,
+    run_ids: np.ndarray,
+    seed: int,
+    *,
+    keep_trajectories: bool = False,
+    keep_events: bool = False,
+    on_step: Callable[[int], None] | None = None,
+) -> BlockResult:
+    """Runs ``run_ids`` (global indices) of a scenario in one model: one block.
+
+    ``on_step(steps_done)`` is called after every step (the explorer's progress bar; it
+    may raise to stop). :func:`assemble_ensemble` puts blocks together.
+    """
+    model = EscalationModel(
+        scenario,
+        np.asarray(run_ids),
+        seed,
+        keep_trajectories=keep_trajectories,
+        keep_events=keep_events,
+    )
+    done = 0  # counted here: Mesa 4 drops Model.steps
+    while model.running:
+        check_stop()
+        model.step()
+        done += 1
+        if on_step is not None:
+            on_step(done)
+    result = model.result()
+    model.release()
+    return result
+
+
+def assemble_ensemble(
+    scenario: Scenario,
+    seed: int,
+    run_ids: np.ndarray,
+    blocks: list[BlockResult],
+    *,
+    keep_trajectories: bool,
+    keep_events: bool,
+    wall_time: float = 0.0,
+) -> Ensemble:
+    """An :class:`Ensemble` from its blocks, in run order (``run_ids`` is their union)."""
     return Ensemble(
         scenario=scenario,
         seed=seed,
-        run_ids=ids,
+        run_ids=np.asarray(run_ids),
         **run_fields.concatenate(blocks),
         trajectories=(
             np.concatenate([b.trajectories for b in blocks], axis=-1)
@@ -277,6 +341,6 @@ def run_ensemble(
             if keep_events and len(blocks) > 1
             else (blocks[0].events if keep_events else None)
         ),
-        wall_time=time.perf_counter() - started,
+        wall_time=wall_time,
         drawn={path: np.concatenate([b.drawn[path] for b in blocks]) for path in blocks[0].drawn},
     )

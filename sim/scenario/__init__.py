@@ -61,6 +61,7 @@ from sim.scenario.validation import (
 )
 from sim.scenario.whatif import (
     WHATIF_SOURCE,
+    drop_events,
     forecast_warnings,
     insert_events,
     parse_event_spec,
@@ -106,6 +107,7 @@ __all__ = [
     "build_scenario",
     "check_depth",
     "check_document",
+    "drop_events",
     "forecast_warnings",
     "insert_events",
     "load_scenario",

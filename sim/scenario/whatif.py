@@ -16,8 +16,10 @@ import copy
 import datetime as dt
 import difflib
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+import numpy as np
 
 from sim.distributions import Distribution
 from sim.engine import instruments
@@ -219,6 +221,57 @@ def insert_events(
         if label is not None:
             records.append(_record(ev, i, label))
     out.added_events = sorted(records, key=lambda r: r["index"])
+    out.dropped_events = copy.deepcopy(scenario.dropped_events)
+    return out
+
+
+def drop_events(scenario: Scenario, indices: Sequence[int], *, cli: bool = False) -> Scenario:
+    """``scenario`` without the events at ``indices`` (positions in :attr:`Scenario.events`,
+    as ``python -m sim validate`` numbers them and the ``# N`` comments of the shipped files).
+
+    What-if events cannot be dropped (leave them out instead). The result is validated
+    like a file, so dropping an event that another one refers to is reported. Each drop is
+    recorded in :attr:`Scenario.dropped_events` (the event's fields, its ``index`` and
+    ``dropped_by``), and so in summaries and manifests.
+    """
+    what = "--drop-event" if cli else "drop_events"
+    own = scenario.raw.get("events", [])
+    own = own if isinstance(own, list) else []
+    wanted: list[int] = []
+    for index in indices:
+        if isinstance(index, bool) or not isinstance(index, int | np.integer):
+            raise ValueError(f"{what}: expected an event index (a whole number), found {index!r}")
+        index = int(index)
+        if not 0 <= index < len(own):
+            known = f"0 to {len(own) - 1}" if own else "none"
+            raise ValueError(
+                f"{what} {index}: no such event; the scenario's events are numbered {known} "
+                "(python -m sim validate lists them)"
+            )
+        if index in wanted:
+            continue
+        wanted.append(index)
+    added = {int(rec["index"]) for rec in scenario.added_events}
+    clash = sorted(set(wanted) & added)
+    if clash:
+        raise ValueError(f"{what} {clash[0]}: a what-if event; leave it out instead")
+    if not wanted:
+        return scenario
+    raw = copy.deepcopy(scenario.raw)
+    raw["events"] = [ev for i, ev in enumerate(own) if i not in wanted]
+    out = scenario_from_dict(raw, scenario.source, scenario.overrides)
+    out.added_events = [
+        {**rec, "index": rec["index"] - sum(1 for i in wanted if i < rec["index"])}
+        for rec in scenario.added_events
+    ]
+    by = "--drop-event {}" if cli else "drop_events={}"
+    records = [
+        {k: v for k, v in _record(own[i], i, by.format(i)).items() if k != "added_by"}
+        | {"dropped_by": by.format(i)}
+        for i in sorted(wanted)
+        if isinstance(own[i], dict)
+    ]
+    out.dropped_events = [*copy.deepcopy(scenario.dropped_events), *records]
     return out
 
 

@@ -1,0 +1,493 @@
+"""The explorer's page: Solara components over :mod:`sim.explore.session`.
+
+Left, the levers: runs and seed; every policy parameter of every state (generated from
+the declarations, :mod:`sim.explore.controls`); the scenario's events, each with a
+switch; what-ifs (take an offer, add a measure). Right, what follows from them: the
+outcome table with the paired difference from the baseline (same runs, same seed), the
+cumulative incidence and fan chart (ECharts, drawn in the browser: a matplotlib figure
+takes about half a second to render here, a quarter of the 2-second budget), a run's
+story, and the exports (the command line, the scenario as TOML, the results folder).
+
+Computation runs in a Solara task thread: the page stays live, shows progress by
+step, and a newer change or the Cancel button stops the older computation at its next
+step. Nothing typed into the page is evaluated as code: values go through the same
+parsers and validators as the command line's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from typing import Any
+
+import numpy as np
+import solara
+import solara.lab
+
+from sim.engine import instruments
+from sim.explore.controls import Control, controls_for, events_for, offers_for
+from sim.explore.session import Cancelled, Explorer, Settings, check
+from sim.outcome_classes import outcome_class
+
+#: Set by :func:`sim.explore.serve` before the server starts.
+CONFIG: dict[str, Any] = {"scenario": None, "runs": None, "seed": None}
+_LOCK = threading.Lock()  # one computation at a time: the baseline cache is shared
+_EXPLORERS: dict[str, Explorer] = {}
+#: Okabe-Ito colours for missions (outcomes use their declared colours).
+MISSION_COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9"]
+MAX_RUNS = 100_000
+
+
+def explorer() -> Explorer:
+    path = CONFIG["scenario"]
+    if path not in _EXPLORERS:
+        _EXPLORERS[path] = Explorer(path)
+    return _EXPLORERS[path]
+
+
+settings = solara.reactive(Settings())
+picked_run = solara.reactive(0)
+elapsed = solara.reactive(0.0)
+
+
+@solara.lab.task(prefer_threaded=True)
+def compute(current: Settings):
+    """(table, charts) of ``current``; the page's reactive progress is updated by step."""
+    ex = explorer()
+    started = dt.datetime.now()
+
+    def progress(fraction: float) -> None:
+        compute.progress = round(100 * fraction)
+
+    def superseded() -> bool:
+        return not compute.is_current()
+
+    with _LOCK:
+        try:
+            base, variant = ex.compute(current, progress, superseded)
+        except Cancelled:
+            return None
+    table = ex.table(base, variant)
+    charts = {"incidence": incidence_chart(variant), "fan": fan_chart(variant)}
+    elapsed.set((dt.datetime.now() - started).total_seconds())
+    return {"table": table, "charts": charts, "variant": variant}
+
+
+# ------------------------------------------------------------------- charts
+def _day(date: dt.date) -> str:
+    return date.isoformat()
+
+
+def incidence_chart(result) -> dict[str, Any]:
+    """Cumulative incidence with 95% bands, one line per timed outcome (ECharts)."""
+    cif = result.cumulative_incidence()
+    dates = [_day(d) for d in cif.index.date] if hasattr(cif.index, "date") else list(cif.index)
+    if "date" in cif.columns:
+        dates = [str(d)[:10] for d in cif["date"]]
+    series, legend = [], []
+    for name in result.timed_outcomes:
+        cls = outcome_class(name)
+        low = cif[f"{name}_low"].to_numpy()
+        high = cif[f"{name}_high"].to_numpy()
+        stack = f"band-{name}"
+        series.append(
+            {
+                "type": "line",
+                "data": list(zip(dates, low.round(4), strict=True)),
+                "stack": stack,
+                "lineStyle": {"opacity": 0},
+                "symbol": "none",
+                "silent": True,
+                "tooltip": {"show": False},
+            }
+        )
+        series.append(
+            {
+                "type": "line",
+                "data": list(zip(dates, (high - low).round(4), strict=True)),
+                "stack": stack,
+                "lineStyle": {"opacity": 0},
+                "symbol": "none",
+                "silent": True,
+                "areaStyle": {"color": cls.color, "opacity": 0.2},
+                "tooltip": {"show": False},
+            }
+        )
+        series.append(
+            {
+                "type": "line",
+                "name": cls.label,
+                "data": list(zip(dates, cif[name].round(4), strict=True)),
+                "symbol": "none",
+                "lineStyle": {
+                    "color": cls.color,
+                    "width": 2,
+                    "type": "solid" if cls.linestyle == "-" else "dashed",
+                },
+                "itemStyle": {"color": cls.color},
+            }
+        )
+        legend.append(cls.label)
+    return {
+        "title": {
+            "text": "Outcomes over time (share of runs, 95% band)",
+            "textStyle": {"fontSize": 14},
+        },
+        "animation": False,
+        "tooltip": {"trigger": "axis"},
+        "legend": {"data": legend, "top": 24},
+        "grid": {"left": 50, "right": 20, "top": 60, "bottom": 30},
+        "xAxis": {"type": "time"},
+        "yAxis": {"type": "value", "min": 0, "max": 1, "name": "share of runs"},
+        "series": series,
+    }
+
+
+def _mission_name(result, mission: str) -> str:
+    spec = result.scenario.missions[mission]
+    states = result.scenario.states
+    sender = states[spec.sender].name or spec.sender
+    host = states[spec.host].name or spec.host
+    return f"{sender} mission in {host}"
+
+
+def fan_chart(result) -> dict[str, Any]:
+    """Staff per mission: median and 5-95% band of the runs, by date (ECharts)."""
+    sc = result.scenario
+    traj = result.ensemble.trajectories  # (steps, missions, runs)
+    dates = [_day(sc.step_end(s)) for s in range(sc.n_steps)]
+    q = np.percentile(traj, [5, 50, 95], axis=-1)  # (3, steps, missions)
+    series, legend = [], []
+    for i, mission in enumerate(result.ensemble.mission_ids):
+        colour = MISSION_COLOURS[i % len(MISSION_COLOURS)]
+        name = _mission_name(result, mission)
+        stack = f"band-{mission}"
+        low, mid, high = q[0, :, i], q[1, :, i], q[2, :, i]
+        series.append(
+            {
+                "type": "line",
+                "data": list(zip(dates, low.round(1), strict=True)),
+                "stack": stack,
+                "lineStyle": {"opacity": 0},
+                "symbol": "none",
+                "silent": True,
+                "tooltip": {"show": False},
+            }
+        )
+        series.append(
+            {
+                "type": "line",
+                "data": list(zip(dates, (high - low).round(1), strict=True)),
+                "stack": stack,
+                "lineStyle": {"opacity": 0},
+                "symbol": "none",
+                "silent": True,
+                "areaStyle": {"color": colour, "opacity": 0.18},
+                "tooltip": {"show": False},
+            }
+        )
+        series.append(
+            {
+                "type": "line",
+                "name": name,
+                "data": list(zip(dates, mid.round(1), strict=True)),
+                "symbol": "none",
+                "lineStyle": {"color": colour, "width": 2},
+                "itemStyle": {"color": colour},
+            }
+        )
+        legend.append(name)
+    start = _day(sc.forecast_start)
+    series[-1]["markLine"] = {
+        "symbol": "none",
+        "label": {"formatter": "forecast start", "position": "insideEndTop"},
+        "lineStyle": {"color": "#333", "type": "dashed"},
+        "data": [{"xAxis": start}],
+    }
+    return {
+        "title": {
+            "text": "Staff per mission: median and 90% of runs",
+            "textStyle": {"fontSize": 14},
+        },
+        "animation": False,
+        "tooltip": {"trigger": "axis"},
+        "legend": {"data": legend, "top": 24},
+        "grid": {"left": 50, "right": 20, "top": 60, "bottom": 30},
+        "xAxis": {"type": "time"},
+        "yAxis": {"type": "value", "min": 0, "name": "staff"},
+        "series": series,
+    }
+
+
+# ----------------------------------------------------------------- controls
+@solara.component
+def ParameterControl(control: Control, current: Settings):
+    given = dict(current.overrides)
+    value = given.get(control.path, control.value)
+    changed = control.path in given
+
+    def set_value(new: Any) -> None:
+        if new == control.value and not control.drawn:
+            settings.set(settings.value.without_override(control.path))
+        else:
+            settings.set(settings.value.with_override(control.path, new))
+
+    shown = (
+        f"{value[0]}-{value[1]}"
+        if isinstance(value, list)
+        else f"{value:g}"
+        if isinstance(value, float)
+        else str(value)
+    )
+    label = f"{control.label} = {shown}" + (" *" if changed else "")
+    tip = control.doc
+    if control.declared:
+        tip += f" (declared: {control.declared}; the slider spans less)"
+    if control.drawn:
+        tip += f". In this scenario drawn per run: {control.drawn}; the slider fixes it."
+    with solara.Tooltip(tip):
+        with solara.Div(classes=["control"]):
+            if control.kind == "instrument":
+                solara.Select(label, list(control.options), value, on_value=set_value, dense=True)
+            elif control.kind == "range":
+                solara.SliderRangeInt(
+                    label,
+                    tuple(value),
+                    int(control.low),
+                    int(control.high),
+                    on_value=lambda v: set_value([int(v[0]), int(v[1])]),
+                )
+            elif control.kind == "int":
+                solara.SliderInt(
+                    label,
+                    int(value),
+                    int(control.low),
+                    int(control.high),
+                    on_value=lambda v: set_value(int(v)),
+                )
+            else:
+                solara.SliderFloat(
+                    label,
+                    float(value),
+                    control.low,
+                    control.high,
+                    control.step,
+                    on_value=lambda v: set_value(round(float(v), 4)),
+                )
+            if control.drawn and not changed:
+                solara.Text(f"drawn per run: {control.drawn}", style={"font-size": "0.8em"})
+
+
+@solara.component
+def StateControls(state: str, controls: list[Control], current: Settings):
+    ex = explorer()
+    spec = ex.base.states[state]
+    kind = ex.base.raw["states"][state]["policy"].get("kind", "")
+    main = [c for c in controls if not c.name.startswith("choice_")]
+    choice = [c for c in controls if c.name.startswith("choice_")]
+    with solara.Details(
+        f"{spec.name or state}: {kind} policy", expand=state == next(iter(ex.base.states))
+    ):
+        for control in main:
+            ParameterControl(control, current)
+        if choice:
+            with solara.Details("choice of instrument"):
+                for control in choice:
+                    ParameterControl(control, current)
+
+
+@solara.component
+def EventControls(current: Settings):
+    ex = explorer()
+    with solara.Details("Scenario events (untick to leave one out)"):
+        for choice in events_for(ex.base):
+            when = "forecast" if choice.forecast else "history"
+            solara.Checkbox(
+                label=f"{choice.index}. {choice.date} ({when}) {choice.label}",
+                value=choice.index not in current.dropped,
+                on_value=lambda kept, i=choice.index: settings.set(
+                    settings.value.with_dropped(i, not kept)
+                ),
+            )
+
+
+@solara.component
+def WhatIfControls(current: Settings):
+    ex = explorer()
+    states = list(ex.base.states)
+    actor, set_actor = solara.use_state(states[0])
+    target, set_target = solara.use_state(states[1] if len(states) > 1 else states[0])
+    kinds = [i.name for i in instruments.hostile()] + [i.name for i in instruments.conciliatory()]
+    kind, set_kind = solara.use_state("expel")
+    size, set_size = solara.use_state(10)
+    date, set_date = solara.use_state(ex.base.forecast_start.isoformat())
+    error, set_error = solara.use_state("")
+
+    with solara.Details("What-ifs", expand=True):
+        for state, label in offers_for(ex.base):
+            solara.Checkbox(
+                label=label,
+                value=current.take_offer == state,
+                on_value=lambda on, s=state: settings.set(
+                    Settings(**{**settings.value.__dict__, "take_offer": s if on else None})
+                ),
+            )
+        solara.Markdown("**Add a measure**")
+        with solara.Row():
+            solara.Select("actor", states, actor, on_value=set_actor, dense=True)
+            solara.Select("target", states, target, on_value=set_target, dense=True)
+        solara.Select("instrument", kinds, kind, on_value=set_kind, dense=True)
+        with solara.Row():
+            solara.InputInt("size", size, on_value=set_size, dense=True)
+            solara.InputText("date (YYYY-MM-DD)", date, on_value=set_date, dense=True)
+
+        def add() -> None:
+            event = {"date": date, "actor": actor, "target": target, "kind": kind, "size": size}
+            candidate = settings.value.with_event(event)
+            problem = check(candidate, ex)
+            if problem:
+                set_error(problem)
+                return
+            set_error("")
+            settings.set(candidate)
+
+        solara.Button("Add measure", on_click=add, outlined=True)
+        if error:
+            solara.Error(error)
+        for position, event in enumerate(current.events):
+            fields = dict(event)
+            with solara.Row():
+                solara.Text(
+                    f"{fields.get('date')} {fields.get('actor')} {fields.get('kind')} "
+                    f"{fields.get('size', '')} → {fields.get('target')}"
+                )
+                solara.Button(
+                    "remove",
+                    text=True,
+                    on_click=lambda p=position: settings.set(settings.value.without_event(p)),
+                )
+
+
+@solara.component
+def RunControls(current: Settings):
+    ex = explorer()
+    runs, seed = ex.runs_and_seed(current)
+
+    def set_runs(value: int | None) -> None:
+        if value is not None and 1 <= value <= MAX_RUNS:
+            settings.set(Settings(**{**settings.value.__dict__, "runs": int(value)}))
+
+    def set_seed(value: int | None) -> None:
+        if value is not None and 0 <= value < 2**63:
+            settings.set(Settings(**{**settings.value.__dict__, "seed": int(value)}))
+
+    with solara.Row():
+        solara.InputInt(f"runs (1 to {MAX_RUNS:,})", runs, on_value=set_runs, dense=True)
+        solara.InputInt("seed", seed, on_value=set_seed, dense=True)
+    solara.Button("Reset all", on_click=lambda: settings.set(_initial()), text=True)
+
+
+# ------------------------------------------------------------------ results
+@solara.component
+def OutcomeTable(table):
+    head = (
+        "| outcome | P (this setting) | 95% CI | baseline | difference (points) | 95% CI |\n"
+        "|---|---|---|---|---|---|\n"
+    )
+    rows = "".join(
+        f"| {r['label']} | {r['text']['p']} | {r['text']['ci95']} | {r['text']['base']} "
+        f"| {r['text']['diff']} | {r['text']['diff_ci95']} |\n"
+        for r in table.rows
+    )
+    solara.Markdown(head + rows)
+    note = (
+        f"{table.runs:,} runs, seed {table.seed}. The difference is paired: the same runs "
+        "with the same random numbers under both settings, so its interval is that of the "
+        "effect of the change in this model."
+        if table.paired
+        else "The baseline and this setting do not share runs: no paired difference."
+    )
+    solara.Text(note, style={"font-size": "0.85em"})
+
+
+@solara.component
+def RunStory(current: Settings):
+    ex = explorer()
+    runs, _ = ex.runs_and_seed(current)
+    text, set_text = solara.use_state("")
+
+    def tell() -> None:
+        try:
+            set_text(ex.story(current, int(picked_run.value)))
+        except (ValueError, KeyError) as exc:
+            set_text(f"error: {exc}")
+
+    with solara.Details("A run's story", expand=False):
+        with solara.Row():
+            solara.InputInt(f"run (0 to {runs - 1})", picked_run, dense=True)
+            solara.Button("Tell", on_click=tell, outlined=True)
+        if text:
+            solara.Preformatted(text)
+
+
+@solara.component
+def Exports(current: Settings, variant):
+    ex = explorer()
+    command = current.command(CONFIG["scenario"])
+    solara.Markdown("**Same on the command line**")
+    solara.Preformatted(command, classes=["command"])
+    with solara.Row():
+        solara.FileDownload(
+            lambda: ex.scenario_toml(current).encode(),
+            filename=f"{ex.base.name}_explored.toml",
+            label="Scenario (TOML)",
+        )
+        if variant is not None:
+            solara.FileDownload(
+                lambda: Explorer.results_zip(variant, command.split()),
+                filename=f"{ex.base.name}_results.zip",
+                label="Results (zip of a results folder)",
+            )
+
+
+def _initial() -> Settings:
+    return Settings(runs=CONFIG.get("runs"), seed=CONFIG.get("seed"))
+
+
+@solara.component
+def Page():
+    ex = explorer()
+    solara.use_effect(lambda: settings.set(_initial()) if settings.value.runs is None else None, [])
+    current = settings.value
+    problem = check(current, ex)
+    solara.use_effect(lambda: compute(current) if problem is None else None, [current])
+
+    solara.Title(f"escalation-sim explorer: {ex.base.name}")
+    with solara.Sidebar():
+        solara.Markdown(f"### {ex.base.name}")
+        RunControls(current)
+        controls = controls_for(ex.base)
+        for state in ex.base.states:
+            StateControls(state, [c for c in controls if c.state == state], current)
+        EventControls(current)
+        WhatIfControls(current)
+
+    solara.Markdown(f"**{ex.base.description}**")
+    if problem:
+        solara.Error(f"These settings do not make a valid scenario: {problem}")
+    if compute.pending:
+        with solara.Row():
+            solara.ProgressLinear(compute.progress if compute.progress is not None else True)
+            solara.Button("Cancel", on_click=compute.cancel, text=True)
+        solara.Text(f"computing... {compute.progress or 0}%")
+    value = compute.value if compute.finished else compute.latest
+    if compute.error:
+        solara.Error(f"The computation failed: {compute.exception}")
+    if value:
+        status = "" if compute.pending else f"computed in {elapsed.value:.2f} s"
+        solara.Text(status, classes=["status"])
+        OutcomeTable(value["table"])
+        solara.FigureEcharts(option=value["charts"]["incidence"], responsive=True)
+        solara.FigureEcharts(option=value["charts"]["fan"], responsive=True)
+    RunStory(current)
+    Exports(current, value["variant"] if value else None)
