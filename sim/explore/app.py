@@ -70,7 +70,7 @@ def compute(current: Settings):
     table = ex.table(base, variant)
     charts = {"incidence": incidence_chart(variant), "fan": fan_chart(variant)}
     elapsed.set((dt.datetime.now() - started).total_seconds())
-    return {"table": table, "charts": charts, "variant": variant}
+    return {"settings": current, "table": table, "charts": charts, "variant": variant}
 
 
 # ------------------------------------------------------------------- charts
@@ -435,7 +435,8 @@ def Exports(current: Settings, variant):
     ex = explorer()
     command = current.command(CONFIG["scenario"])
     solara.Markdown("**Same on the command line**")
-    solara.Preformatted(command, classes=["command"])
+    with solara.Div(classes=["command"]):
+        solara.Preformatted(command)
     with solara.Row():
         solara.FileDownload(
             lambda: ex.scenario_toml(current).encode(),
@@ -484,7 +485,8 @@ def Page():
     if compute.error:
         solara.Error(f"The computation failed: {compute.exception}")
     if value:
-        status = "" if compute.pending else f"computed in {elapsed.value:.2f} s"
+        fresh = value["settings"] == current and not compute.pending
+        status = f"computed in {elapsed.value:.2f} s" if fresh else "updating…"
         solara.Text(status, classes=["status"])
         OutcomeTable(value["table"])
         solara.FigureEcharts(option=value["charts"]["incidence"], responsive=True)
