@@ -203,3 +203,31 @@ class TestDropEvent:
         assert len(dropped.scenario.events) == len(kept.scenario.events) - 1
         assert dropped.summary()["events_dropped"][0]["kind"] == "offer"
         assert "events_dropped" not in kept.summary()
+
+
+class TestCharts:
+    def test_incidence_bands_are_the_results_own(self, explorer):
+        from sim.explore import app
+
+        _, variant = explorer.compute(SETTINGS)
+        table = variant.cumulative_incidence()
+        found = app.incidence(variant)
+        assert set(found) == set(variant.timed_outcomes)
+        for name, (share, low, high) in found.items():
+            np.testing.assert_allclose(share, table[name].to_numpy(), atol=1e-12)
+            np.testing.assert_allclose(low, table[f"{name}_low"].to_numpy(), atol=1e-12)
+            np.testing.assert_allclose(high, table[f"{name}_high"].to_numpy(), atol=1e-12)
+
+    def test_fan_chart_median_is_the_runs_median(self, explorer):
+        from sim.explore import app
+
+        _, variant = explorer.compute(SETTINGS)
+        option = app.fan_chart(variant)
+        named = [s for s in option["series"] if "name" in s]
+        assert option["legend"]["data"] == [
+            "United States mission in Russia",
+            "Russia mission in United States",
+        ]
+        traj = variant.ensemble.trajectories
+        last = [s["data"][-1][1] for s in named]
+        assert last == [float(np.percentile(traj[-1, i], 50).round(1)) for i in range(2)]

@@ -1,0 +1,178 @@
+"""The explorer's response time: from a change on the page to the page redrawn.
+
+    python benchmarks/bench_explore.py [--changes N] [--write] [--shots DIR]
+
+Starts ``python -m sim explore scenarios/us_russia_2021.toml`` (10,000 runs, the
+scenario's default) as the README says, opens it in headless Chromium (Debian's
+package, driven by Playwright), waits for the first ensemble, then makes N changes the
+way an analyst does, alternately leaving out Russia's ultimatum (event 9) and putting it
+back, and a slider step on the US answer ratio. Each change is timed in the browser,
+from the click or key press to the moment the page shows "computed in" for the new
+settings with the new table and both charts redrawn: the whole loop, with the server
+(the ensemble, the paired table, the chart data) and the browser on this machine's
+cores. The server's own part, as the page reports it, is kept beside each figure.
+
+``--write`` stores the figures in benchmarks/results/explore.json and the summary in
+docs/explore.md (between the explore-figures markers); tests/test_explore.py checks
+that the document quotes the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "explore.json"
+DOC = ROOT / "docs" / "explore.md"
+SCENARIO = "scenarios/us_russia_2021.toml"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DONE = re.compile(r"^computed in ([0-9.]+) s$")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start(port: int) -> subprocess.Popen:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sim", "explore", SCENARIO, "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    for _ in range(300):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2):
+                return process
+        except OSError:
+            time.sleep(0.3)
+    os.killpg(process.pid, signal.SIGKILL)
+    raise SystemExit("the explorer did not start")
+
+
+def _server_seconds(page) -> float:
+    return float(DONE.match(page.get_by_text(DONE).inner_text().strip()).group(1))
+
+
+def measure(changes: int, shots: Path | None) -> dict:
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=120_000)
+    port = _free_port()
+    server = _start(port)
+    times, server_times, kinds = [], [], []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(120_000)
+            started = time.perf_counter()
+            page.goto(f"http://127.0.0.1:{port}/")
+            expect(page.get_by_text(DONE)).to_be_visible()
+            first = time.perf_counter() - started
+            page.get_by_text("Scenario events (untick to leave one out)").click()
+            event = page.locator("label", has_text=re.compile(r"^9\. 2021-12-01"))
+            thumb = page.locator(".control", has_text="ratio = ").first.locator(
+                ".v-slider__thumb-container"
+            )
+            for i in range(changes):
+                page.wait_for_timeout(300)  # let the page settle; not timed
+                if i % 2 == 0:
+                    kinds.append("event switch")
+                    t0 = time.perf_counter()
+                    event.click()
+                else:
+                    kinds.append("slider step")
+                    thumb.focus()
+                    t0 = time.perf_counter()
+                    thumb.press("ArrowRight")
+                # the status leaves "computed in" at once (the settings differ from the
+                # shown result's), then comes back when the new result is drawn
+                expect(page.get_by_text(DONE)).not_to_be_visible(timeout=5_000)
+                expect(page.get_by_text(DONE)).to_be_visible()
+                page.evaluate("() => new Promise(r => requestAnimationFrame(() => r()))")
+                times.append(time.perf_counter() - t0)
+                server_times.append(_server_seconds(page))
+            if shots is not None:
+                shots.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(shots / "explorer.png"))
+            browser.close()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    return {
+        "scenario": SCENARIO,
+        "runs": 10_000,
+        "changes": kinds,
+        "seconds": [round(t, 3) for t in times],
+        "server_seconds": [round(t, 3) for t in server_times],
+        "median_s": round(statistics.median(times), 3),
+        "max_s": round(max(times), 3),
+        "first_page_s": round(first, 3),
+        "budget_s": 2.0,
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        "measured_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def summary_text(figures: dict) -> str:
+    within = sum(t <= figures["budget_s"] for t in figures["seconds"])
+    n = len(figures["seconds"])
+    server = statistics.median(figures["server_seconds"])
+    return (
+        f"Measured on {figures['machine']['cpus']} cores "
+        f"({figures['measured_utc'][:10]}), {figures['runs']:,} runs of "
+        f"`{figures['scenario']}`: a change is recomputed and redrawn in "
+        f"{figures['median_s']:.2f} s (median of {n} changes; slowest "
+        f"{figures['max_s']:.2f} s; {within} of {n} within the "
+        f"{figures['budget_s']:.0f}-second budget), of which the server's part "
+        f"(ensemble, paired table, chart data) is {server:.2f} s. The first page, with "
+        f"the baseline's ensemble, takes {figures['first_page_s']:.1f} s."
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--changes", type=int, default=10)
+    parser.add_argument("--write", action="store_true")
+    parser.add_argument("--shots", type=Path)
+    args = parser.parse_args()
+    figures = measure(args.changes, args.shots)
+    text = summary_text(figures)
+    print(json.dumps(figures, indent=2))
+    print(text)
+    if args.write:
+        RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
+        doc = DOC.read_text()
+        block = f"<!-- explore-figures -->\n{text}\n<!-- /explore-figures -->"
+        doc = re.sub(r"<!-- explore-figures -->.*?<!-- /explore-figures -->", block, doc, flags=re.S)
+        DOC.write_text(doc)
+
+
+if __name__ == "__main__":
+    main()
