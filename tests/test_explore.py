@@ -231,3 +231,25 @@ class TestCharts:
         traj = variant.ensemble.trajectories
         last = [s["data"][-1][1] for s in named]
         assert last == [float(np.percentile(traj[-1, i], 50).round(1)) for i in range(2)]
+
+
+def test_docs_quote_the_measured_response_time():
+    """docs/explore.md's figures are benchmarks/results/explore.json's, as
+    benchmarks/bench_explore.py --write renders them."""
+    import importlib.util
+    import json
+    import re
+
+    spec = importlib.util.spec_from_file_location(
+        "bench_explore", ROOT / "benchmarks" / "bench_explore.py"
+    )
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    figures = json.loads((ROOT / "benchmarks" / "results" / "explore.json").read_text())
+    doc = (ROOT / "docs" / "explore.md").read_text()
+    found = re.search(r"<!-- explore-figures -->\n(.*?)\n<!-- /explore-figures -->", doc, re.S)
+    assert found and found.group(1) == bench.summary_text(figures)
+    assert figures["runs"] == 10_000 and len(figures["seconds"]) >= 5
+    import statistics
+
+    assert figures["median_s"] == round(statistics.median(figures["seconds"]), 3)

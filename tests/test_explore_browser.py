@@ -189,3 +189,30 @@ def test_leaving_out_an_event_and_taking_the_offer(page, baseline, shots):
     variant = sim.run(ROOT / MAIN, runs=RUNS, drop_events=[9], take_offer="us", keep_events=False)
     for outcome, label in [("spiral", "spiral"), ("de_escalation", "de-escalation")]:
         assert _shown(page, label) == _expected(variant, baseline, outcome)
+
+
+def test_a_runs_story_is_the_story_sim_tells(page, shots):
+    _wait_until_computed(page)
+    page.get_by_text("A run's story").click()
+    page.get_by_role("button", name="typical spiral").click()
+    told = page.locator("pre", has_text="of us_russia_2021 — spiral")
+    expect(told).to_be_visible()
+    run = int(re.search(r"^run (\d+) of", told.inner_text()).group(1))
+    page.screenshot(path=str(shots / "explorer_story.png"), full_page=True)
+    result = sim.run(ROOT / MAIN, runs=RUNS, drop_events=[9], take_offer="us")
+    assert told.inner_text().strip() == result.story("spiral").strip()
+    assert result.story("spiral") == result.story(run)
+
+
+def test_long_work_shows_progress_and_can_be_cancelled(page, shots):
+    runs = page.get_by_label(re.compile(r"^runs \("))
+    runs.fill("100000")
+    runs.press("Enter")
+    expect(page.get_by_text(re.compile(r"^computing\.\.\. \d+%$"))).to_be_visible()
+    page.screenshot(path=str(shots / "explorer_progress.png"))
+    page.get_by_role("button", name="Cancel").click()
+    expect(
+        page.get_by_text("Cancelled: what is shown below is of earlier settings.")
+    ).to_be_visible()
+    expect(page.get_by_text("results of earlier settings")).to_be_visible()
+    page.screenshot(path=str(shots / "explorer_cancelled.png"))

@@ -24,6 +24,7 @@ import numpy as np
 import solara
 import solara.lab
 
+from sim.analysis import story
 from sim.engine import instruments
 from sim.explore.controls import Control, controls_for, events_for, offers_for
 from sim.explore.session import Cancelled, Explorer, Settings, check
@@ -66,9 +67,11 @@ def compute(current: Settings):
         try:
             base, variant = ex.compute(current, progress, superseded)
         except Cancelled:
-            return None
+            # Solara's own signal: the task ends as cancelled, keeping the last result
+            raise solara.util.CancelledError() from None
     table = ex.table(base, variant)
-    charts = {"incidence": incidence_chart(variant), "fan": fan_chart(variant)}
+    compared = None if current.is_baseline else base
+    charts = {"incidence": incidence_chart(variant), "fan": fan_chart(variant, compared)}
     elapsed.set((dt.datetime.now() - started).total_seconds())
     return {"settings": current, "table": table, "charts": charts, "variant": variant}
 
@@ -131,8 +134,9 @@ def _chart(title: str, legend: list[str], series: list, y_axis: dict) -> dict[st
         "title": {"text": title, "textStyle": {"fontSize": 14}},
         "animation": False,  # the page is redrawn on every change
         "tooltip": {"trigger": "axis"},
-        "legend": {"data": legend, "top": 24},
-        "grid": {"left": 55, "right": 20, "top": 60, "bottom": 30},
+        # left and right bounds make a long legend wrap onto a second line
+        "legend": {"data": legend, "top": 24, "left": 10, "right": 10},
+        "grid": {"left": 55, "right": 20, "top": 60 if len(legend) <= 3 else 85, "bottom": 30},
         "xAxis": {"type": "time"},
         "yAxis": {"type": "value", "min": 0, **y_axis},
         "series": series,
@@ -160,8 +164,9 @@ def _mission_name(result, mission: str) -> str:
     return f"{sender} mission in {host}"
 
 
-def fan_chart(result) -> dict[str, Any]:
-    """Staff per mission: median and 5-95% band of the runs, by date (ECharts)."""
+def fan_chart(result, base=None) -> dict[str, Any]:
+    """Staff per mission: median and 5-95% band of the runs, by date (ECharts); with
+    ``base`` (the scenario as written, when the settings differ) its medians too, thin."""
     sc = result.scenario
     traj = result.ensemble.trajectories  # (steps, missions, runs)
     dates = [_day(sc.step_end(s)) for s in range(sc.n_steps)]
@@ -172,6 +177,17 @@ def fan_chart(result) -> dict[str, Any]:
         name = _mission_name(result, mission)
         series += _band(dates, q[0, :, i], q[1, :, i], q[2, :, i], colour, name, False, 1)
         legend.append(name)
+    if base is not None:
+        medians = np.percentile(base.ensemble.trajectories, 50, axis=-1)  # (steps, missions)
+        for i, mission in enumerate(base.ensemble.mission_ids):
+            name = f"{_mission_name(base, mission)}, as written"
+            colour = MISSION_COLOURS[i % len(MISSION_COLOURS)]
+            series.append(
+                {"type": "line", "name": name, "symbol": "none", "itemStyle": {"color": colour},
+                 "data": list(zip(dates, medians[:, i].round(1), strict=True)),
+                 "lineStyle": {"color": colour, "width": 1, "type": "dotted", "opacity": 0.8}}
+            )  # fmt: skip
+            legend.append(name)
     series[-1]["markLine"] = {
         "symbol": "none",
         "label": {"formatter": "forecast start", "position": "insideEndTop"},
@@ -354,7 +370,7 @@ def RunControls(current: Settings):
 @solara.component
 def OutcomeTable(table):
     head = (
-        "| outcome | P (this setting) | 95% CI | baseline | difference (points) | 95% CI |\n"
+        "| outcome | P (these settings) | 95% CI | as written | difference (points) | 95% CI |\n"
         "|---|---|---|---|---|---|\n"
     )
     rows = "".join(
@@ -374,21 +390,39 @@ def OutcomeTable(table):
 
 
 @solara.component
-def RunStory(current: Settings):
+def RunStory(current: Settings, variant):
     ex = explorer()
     runs, _ = ex.runs_and_seed(current)
     text, set_text = solara.use_state("")
 
-    def tell() -> None:
+    def tell(run: int | None = None) -> None:
         try:
-            set_text(ex.story(current, int(picked_run.value)))
+            set_text(ex.story(current, int(picked_run.value if run is None else run)))
         except (ValueError, KeyError) as exc:
             set_text(f"error: {exc}")
+
+    def typical(outcome: str) -> None:
+        # the run `sim story --run OUTCOME` tells: its outcome step is the median
+        try:
+            run = story.typical_run(variant.runs, outcome, variant.outcome_names)
+        except story.StoryError as exc:
+            set_text(f"no such run: {exc}")
+            return
+        picked_run.set(run)
+        tell(run)
 
     with solara.Details("A run's story", expand=False):
         with solara.Row():
             solara.InputInt(f"run (0 to {runs - 1})", picked_run, dense=True)
             solara.Button("Tell", on_click=tell, outlined=True)
+        if variant is not None:
+            with solara.Row():
+                for name in variant.outcome_names:
+                    solara.Button(
+                        f"typical {outcome_class(name).label}",
+                        on_click=lambda n=name: typical(n),
+                        text=True,
+                    )
         if text:
             solara.Preformatted(text)
 
@@ -444,15 +478,22 @@ def Page():
             solara.ProgressLinear(compute.progress if compute.progress is not None else True)
             solara.Button("Cancel", on_click=compute.cancel, text=True)
         solara.Text(f"computing... {compute.progress or 0}%")
-    value = compute.value if compute.finished else compute.latest
+    elif compute.cancelled:
+        with solara.Row():
+            solara.Warning("Cancelled: what is shown below is of earlier settings.")
+            solara.Button("Recompute", on_click=lambda: compute(current), outlined=True)
     if compute.error:
         solara.Error(f"The computation failed: {compute.exception}")
+    value = compute.value if compute.finished else compute.latest
     if value:
         fresh = value["settings"] == current and not compute.pending
-        status = f"computed in {elapsed.value:.2f} s" if fresh else "updating…"
+        if fresh:
+            status = f"computed in {elapsed.value:.2f} s"
+        else:
+            status = "updating…" if compute.pending else "results of earlier settings"
         solara.Text(status, classes=["status"])
         OutcomeTable(value["table"])
         solara.FigureEcharts(option=value["charts"]["incidence"], responsive=True)
         solara.FigureEcharts(option=value["charts"]["fan"], responsive=True)
-    RunStory(current)
+    RunStory(current, value["variant"] if value else None)
     Exports(current, value["variant"] if value else None)
