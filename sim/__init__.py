@@ -23,6 +23,7 @@ from sim.analysis.sweep import SweepResult
 from sim.api import (
     Result,
     compare,
+    compare_results,
     load_results,
     load_scenario,
     offer_whatif,
@@ -46,6 +47,7 @@ __all__ = [
     "__version__",
     "ablation",
     "compare",
+    "compare_results",
     "load_results",
     "load_scenario",
     "offer_whatif",

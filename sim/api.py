@@ -20,11 +20,11 @@ import numpy as np
 import pandas as pd
 
 from sim import run_fields
+from sim.analysis.compare import CompareError, Comparison, compare_ensembles
 from sim.analysis.outcomes import wilson
 from sim.analysis.results import prepare_output_dir, write_results
 from sim.analysis.runner import DEFAULT_BLOCK_SIZE, Ensemble, run_ensemble
 from sim.analysis.sweep import SweepResult, SweepSpec, parse_spec, run_sweep
-from sim.engine import instruments
 from sim.outcome_classes import OUTCOMES, outcome_class, scenario_outcome_names
 from sim.scenario import (
     Scenario,
@@ -37,6 +37,7 @@ from sim.scenario import (
 __all__ = [
     "Result",
     "compare",
+    "compare_results",
     "load_results",
     "load_scenario",
     "offer_whatif",
@@ -179,7 +180,9 @@ class Result:
                 continue
             steps = self.ensemble.outcome_step[self.ensemble.outcome == code] - first
             counts = np.cumsum(np.bincount(steps, minlength=n_steps)[:n_steps])
-            bands = [wilson(int(k), n) for k in counts]
+            # one interval per distinct count: the curve is flat for long stretches
+            intervals = {int(k): wilson(int(k), n) for k in np.unique(counts)}
+            bands = [intervals[int(k)] for k in counts]
             table[name] = counts / n
             table[f"{name}_low"] = [b[0] for b in bands]
             table[f"{name}_high"] = [b[1] for b in bands]
@@ -195,25 +198,28 @@ class Result:
     def plot_fan_chart(self, missions: Sequence[str] | None = None, ax=None):
         """Staff of each mission over time: median, 50% and 90% bands, replayed history, events."""
         from sim import plots
+        from sim.plots import style, trajectories
 
         traj = self._require_trajectories()
         sc = self.scenario
-        chosen = list(missions) if missions is not None else self.ensemble.mission_ids
-        index = {m: i for i, m in enumerate(self.ensemble.mission_ids)}
-        unknown = [m for m in chosen if m not in index]
+        ids = list(self.ensemble.mission_ids)
+        chosen, shown = (list(missions), "") if missions is not None else (
+            trajectories.fan_chart_missions(sc, ids, traj))  # fmt: skip
+        unknown = [m for m in chosen if m not in ids]
         if unknown:
-            raise ValueError(f"unknown mission {unknown[0]!r}; known: {', '.join(index)}")
+            raise ValueError(f"unknown mission {unknown[0]!r}; known: {', '.join(ids)}")
         dates = [sc.step_end(s) for s in range(sc.n_steps)]
-        staff = {m: traj[:, index[m], :] for m in chosen}
-        events = [(ev.date, _event_label(ev)) for ev in sc.events if not ev.own]
+        staff = trajectories.fan_chart_staff(sc, ids, traj, chosen)
+        events = trajectories.scenario_events(sc, self.events)
         return plots.plot_fan_chart(
-            dates, staff, sc.forecast_start, events=events, ax=ax,
-            title=f"Staff per mission: {sc.name} ({self.n_runs:,} runs)",
+            dates, staff, sc.forecast_start, events=events, ax=ax, notes=[shown],
+            title=f"Staff per mission: {style.scenario_title(sc)}",
         )  # fmt: skip
 
     def plot_cumulative_incidence(self, ax=None):
         """Cumulative incidence of each timed outcome, with 95% bands."""
         from sim import plots
+        from sim.plots import style
 
         cif = self.cumulative_incidence()
         incidence = {
@@ -225,17 +231,24 @@ class Result:
             for name in self.timed_outcomes
         }
         dates = [d.date() for d in cif.index]
+        sc, quiet = self.scenario, self.scenario.outcomes
+        weeks = quiet.quiet_steps * sc.step_days / 7
         return plots.plot_cumulative_incidence(
-            dates, incidence, self.n_runs, ax=ax, title=f"Outcomes over time: {self.scenario.name}"
-        )
+            dates, incidence, self.n_runs, ax=ax,
+            title=f"Outcomes over time: {style.scenario_title(sc)}",
+            quiet_period=f"{weeks:g} weeks" if quiet.quiet else None,
+        )  # fmt: skip
 
     def plot_outcomes(self, ax=None):
         """Each outcome's probability with its 95% interval."""
-        return compare({self.scenario.name: self}, ax=ax)
+        from sim.plots import style
+
+        return compare({style.scenario_title(self.scenario): self}, ax=ax)
 
     def plot_time_to_outcome(self, ax=None):
         """Distribution of the weeks from the forecast start to each outcome."""
         from sim import plots
+        from sim.plots import style
 
         weeks = self.ensemble.weeks_to_outcome()
         data = {
@@ -243,9 +256,12 @@ class Result:
             for code, name in enumerate(self.outcome_names)
             if outcome_class(name).timed
         }
+        sc = self.scenario
         return plots.plot_time_to_outcome(
-            data, ax=ax, title=f"Time to outcome: {self.scenario.name}"
-        )
+            data, ax=ax, title=f"Time to outcome: {style.scenario_title(sc)}",
+            start=sc.date_of(sc.forecast_step), runs=self.n_runs,
+            horizon_weeks=(sc.n_steps - sc.forecast_step) * sc.step_days / 7,
+        )  # fmt: skip
 
     def plot_all(self, directory: str | Path, svg: bool = False) -> list[Path]:
         """Write every standard figure as PNG (and SVG) into ``directory``."""
@@ -276,11 +292,14 @@ class Result:
 
 
 def _with_whatif_keys(summary: dict, scenario: Scenario) -> dict:
-    """The ensemble's summary with ``events_added`` (only when there are any) and
+    """The ensemble's summary with ``events_added`` and ``events_dropped`` (only when
+    there are any) and
     ``warnings`` (always; see :func:`sim.scenario.forecast_warnings`) after ``overrides``."""
     extra: dict[str, Any] = {}
     if scenario.added_events:
         extra["events_added"] = [dict(rec) for rec in scenario.added_events]
+    if scenario.dropped_events:
+        extra["events_dropped"] = [dict(rec) for rec in scenario.dropped_events]
     extra["warnings"] = forecast_warnings(scenario)
     out: dict[str, Any] = {}
     for key, value in summary.items():
@@ -292,17 +311,6 @@ def _with_whatif_keys(summary: dict, scenario: Scenario) -> dict:
     return out
 
 
-def _event_label(ev) -> str:
-    # Short, for a crowded axis: the registry's name (a plugin's kind is a plain code),
-    # then the size, or the level a cap or ban sets ("ban local hires to 0").
-    label = instruments.label(int(ev.kind)).replace("_", " ")
-    if ev.size is not None:
-        return f"{ev.actor} {label} {ev.size}"
-    if ev.level is not None:
-        return f"{ev.actor} {label} to {ev.level}"
-    return f"{ev.actor} {label}"
-
-
 def run(
     scenario: Scenario | str | Path,
     runs: int | None = None,
@@ -311,6 +319,7 @@ def run(
     overrides: Mapping[str, Any] | None = None,
     events: Sequence[Mapping[str, Any]] | None = None,
     take_offer: str | None = None,
+    drop_events: Sequence[int] | None = None,
     keep_trajectories: bool = True,
     keep_events: bool = True,
     block_size: int = DEFAULT_BLOCK_SIZE,
@@ -322,7 +331,9 @@ def run(
     ``overrides`` change values by dotted path. ``events`` are what-if events, dicts
     with the keys of ``[[events]]`` (``--event``), added after the overrides, in date
     order; ``take_offer="us"`` adds the US acceptance of the offer made toward it
-    (``--take-offer``): see :meth:`Scenario.with_events`. Trajectories are kept by
+    (``--take-offer``): see :meth:`Scenario.with_events`. ``drop_events`` leaves out
+    the scenario's own events at those positions (``--drop-event``), after the
+    overrides and before the what-ifs. Trajectories are kept by
     default (for the fan chart): 4 bytes per run, step and mission; so is the event
     record (:attr:`Result.events`), about 120 bytes per measure or move.
 
@@ -333,6 +344,8 @@ def run(
         scenario = load_scenario(scenario)
     if overrides:
         scenario = scenario.with_overrides(dict(overrides))
+    if drop_events:
+        scenario = scenario.without_events(list(drop_events))
     if events or take_offer is not None:
         scenario = scenario.with_events(events or [], take_offer=take_offer)
     ensemble = run_ensemble(
@@ -358,6 +371,92 @@ def compare(results: Mapping[str, Result], ax=None):
     runs = {result.n_runs for result in results.values()}
     title = "Outcome probabilities" + (f" ({runs.pop():,} runs each)" if len(runs) == 1 else "")
     return plots.plot_outcome_probabilities(table, ax=ax, title=title)
+
+
+def compare_results(
+    results: Mapping[str, Result | str | Path] | Sequence[Result | str | Path],
+    labels: Sequence[str] | None = None,
+) -> Comparison:
+    """Outcome probabilities of several results side by side, with differences from the first.
+
+    ``results`` maps labels to results (or to directories written by ``run --out``),
+    or is a sequence of them; ``labels`` names them in order (by default the mapping's
+    keys, a directory's name, or a result's scenario). The first is the baseline. A
+    difference is paired (an interval from the run-by-run differences) where the two
+    share their seed and runs, and said not to be otherwise: see
+    :mod:`sim.analysis.compare`. Raises :class:`~sim.analysis.compare.CompareError`.
+
+    >>> c = sim.compare_results({"as recorded": base, "offer taken": taken})  # doctest: +SKIP
+    >>> print(c.format()); c.table                                           # doctest: +SKIP
+    >>> from sim.plots import plot_paired_differences; plot_paired_differences(c)  # doctest: +SKIP
+    """
+    items = list(results.items()) if isinstance(results, Mapping) else [(None, r) for r in results]
+    if labels is not None:
+        labels = [str(label) for label in labels]
+        if len(labels) != len(items):
+            raise CompareError(f"{len(labels)} label(s) for {len(items)} results")
+    loaded = [r if isinstance(r, Result) else _result_to_compare(r) for _, r in items]
+    if labels is None:
+        labels = _default_labels([key for key, _ in items], [r for _, r in items], loaded)
+    repeated = sorted({label for label in labels if labels.count(label) > 1})
+    if repeated:
+        raise CompareError(
+            f"labels must differ; repeated: {', '.join(repeated)} (name them: --label, or labels=)"
+        )
+    return compare_ensembles({label: r.ensemble for label, r in zip(labels, loaded, strict=True)})
+
+
+def _result_to_compare(directory: str | Path) -> Result:
+    """A run's results read from ``directory``, or a CompareError that says what is wrong."""
+    from sim.analysis.results import INCOMPLETE
+
+    out = Path(directory)
+    if not out.exists():
+        raise CompareError(f"{out}: no such directory")
+    if not out.is_dir():
+        raise CompareError(f"{out}: not a directory (expected one written by run --out)")
+    if (out / INCOMPLETE).exists():
+        raise CompareError(
+            f"{out}: the results there are incomplete (it holds {INCOMPLETE}: the run "
+            "writing them was interrupted, killed, or is still going)"
+        )
+    if not (out / "manifest.json").is_file():
+        raise CompareError(f"{out}: no manifest.json; not a directory written by run --out")
+    try:
+        manifest = json.loads((out / "manifest.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise CompareError(f"{out}: manifest.json is damaged ({exc})") from None
+    if isinstance(manifest, dict) and "sweep" in manifest:
+        raise CompareError(
+            f"{out}: a sweep's results (compare takes directories written by run --out; "
+            "a sweep's own table compares its points)"
+        )
+    try:
+        loaded = load_results(out)
+    except Exception as exc:  # a damaged directory can fail in many ways: say which
+        raise CompareError(f"{out}: cannot read results ({type(exc).__name__}: {exc})") from None
+    if not isinstance(loaded, Result):
+        raise CompareError(f"{out}: not the results of a run (expected run --out)")
+    return loaded
+
+
+def _default_labels(keys: list, given: list, loaded: list[Result]) -> list[str]:
+    """Mapping keys; else directory names (the paths as given if two names clash);
+    else scenario names (numbered if repeated)."""
+    if all(key is not None for key in keys):
+        return [str(key) for key in keys]
+    labels = []
+    for r, result in zip(given, loaded, strict=True):
+        if isinstance(r, Result):
+            labels.append(result.scenario.name)
+        else:
+            labels.append(Path(r).resolve().name or str(r))
+    if len(set(labels)) < len(labels):
+        labels = [
+            str(r) if not isinstance(r, Result) else f"{label} ({i + 1})"
+            for i, (r, label) in enumerate(zip(given, labels, strict=True))
+        ]
+    return labels
 
 
 def paired_difference(a: Result, b: Result, outcome: str = "spiral") -> dict[str, float]:
@@ -519,6 +618,7 @@ def load_results(directory: str | Path) -> Result | SweepResult:
     scenario = scenario_from_dict(raw, manifest.get("scenario_file", str(scenario_file)))
     scenario.overrides = dict(manifest.get("overrides", {}))
     scenario.added_events = list(manifest.get("events_added", []))
+    scenario.dropped_events = list(manifest.get("events_dropped", []))
     table = pd.read_parquet(out / "runs.parquet")
     traj = None
     if (out / "trajectories.npz").is_file():
@@ -575,5 +675,27 @@ def _load_sweep(out: Path, manifest: dict) -> SweepResult:
     if (out / "sensitivity.json").is_file():
         sensitivity = json.loads((out / "sensitivity.json").read_text())
     return SweepResult(
-        spec, points, sensitivity, float(manifest.get("wall_time_s", 0.0)), out, codes, names
+        spec,
+        points,
+        sensitivity,
+        float(manifest.get("wall_time_s", 0.0)),
+        out,
+        codes,
+        names,
+        _sweep_scenario(manifest, spec, names),
     )
+
+
+def _sweep_scenario(manifest: dict, spec: SweepSpec, names: tuple[str, ...]) -> Scenario | None:
+    """The scenario a sweep read back ran on: its file, read again, if it still gives the
+    sweep's fingerprint (same document, overrides and outcome classes); else None."""
+    from sim.analysis.sweep import _fingerprint, load_sweep_file
+
+    try:
+        raw, source, _ = load_sweep_file(manifest["scenario_file"])
+        scenario = scenario_from_dict(raw, source)
+    except (KeyError, OSError, ValueError, TypeError, ScenarioError):
+        return None
+    if _fingerprint(scenario.raw, spec, names) != manifest.get("fingerprint"):
+        return None
+    return scenario

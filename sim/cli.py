@@ -126,6 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--force", action="store_true", help="allow writing into a non-empty DIR")
     run.add_argument(
+        "--csv",
+        action="store_true",
+        help="with --out: also write runs.csv, the per-run table of runs.parquet as CSV",
+    )
+    run.add_argument(
         "--no-trajectories",
         action="store_true",
         help="with --out: do not keep or write trajectories.npz (saves runs x steps x "
@@ -209,6 +214,57 @@ def build_parser() -> argparse.ArgumentParser:
     story.add_argument(
         "--history", action="store_true", help="also show the acts before the forecast start"
     )
+
+    explore = sub.add_parser(
+        "explore",
+        help="a live explorer in the browser: move a lever, see the odds move",
+        description="Serve a local web page (Solara) where every policy parameter, event "
+        "and what-if of SCENARIO is a control, and the outcome probabilities, their paired "
+        "difference from the scenario as written, the outcomes over time and the staff fan "
+        "chart follow. Binds 127.0.0.1 unless --host says otherwise; open the printed "
+        "address in a browser. Works offline.",
+    )
+    explore.add_argument("scenario", help="scenario TOML file")
+    explore.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="interface to bind (default 127.0.0.1: this machine only)",
+    )
+    explore.add_argument("--port", type=_port, default=8765, help="port (default 8765)")
+    explore.add_argument("--runs", type=_runs, help="runs at the start (default: the scenario's)")
+    explore.add_argument("--seed", type=_seed, help="seed at the start (default: the scenario's)")
+
+    comp = sub.add_parser(
+        "compare",
+        help="outcome probabilities of saved results side by side, with differences from the first",
+        description="Compare results written by run --out DIR: each outcome's probability "
+        "with its 95% interval, and its change from the first directory (the baseline) "
+        "with a 95% interval: paired (from the run-by-run differences) where the two share "
+        "their seed and runs, from the two Wilson intervals where they are independent, and "
+        "none where they share only some runs.",
+    )
+    comp.add_argument(
+        "directories",
+        nargs="+",
+        metavar="DIR",
+        help="directories written by run --out; the first is the baseline",
+    )
+    comp.add_argument(
+        "--label",
+        dest="labels",
+        action="append",
+        metavar="LABEL",
+        help="name the directories, in order, once per directory (default: their names)",
+    )
+    comp.add_argument("--out", metavar="DIR", help="write comparison.csv and comparison.json here")
+    comp.add_argument("--force", action="store_true", help="allow writing into a non-empty DIR")
+    comp.add_argument(
+        "--plot",
+        action="store_true",
+        help="also draw the changes with their intervals into --out DIR (paired_differences.png)",
+    )
+    comp.add_argument("--svg", action="store_true", help="with --plot: SVG as well as PNG")
+    comp.add_argument("--json", action="store_true", help="print the comparison as JSON")
 
     cal = sub.add_parser(
         "calibrate",
@@ -315,7 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
     back.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
     pol = sub.add_parser("policies", help="list the policies with their parameters")
-    for command in (run, val, sweep, pol, cal, back, plot, story):
+    for command in (run, val, sweep, pol, cal, back, plot, story, comp, explore):
         command.add_argument(
             "--plugin",
             dest="plugins",
@@ -340,6 +396,16 @@ def _add_whatif_arguments(command: argparse.ArgumentParser) -> None:
         "[[events]] (docs/scenario-format.md, section 6.2)",
     )
     command.add_argument(
+        "--drop-event",
+        dest="drop_events",
+        action="append",
+        type=_event_index,
+        default=[],
+        metavar="N",
+        help="leave out the scenario's event number N (repeatable; `validate` numbers them), "
+        "before any --event is added",
+    )
+    command.add_argument(
         "--take-offer",
         metavar="STATE",
         help="STATE accepts the conditional offer made toward it: it cancels its own "
@@ -347,8 +413,26 @@ def _add_whatif_arguments(command: argparse.ArgumentParser) -> None:
     )
 
 
+def _event_index(text: str) -> int:
+    """An argparse type: an event's number in the scenario, 0 or more."""
+    try:
+        value = int(text.strip())
+    except ValueError:
+        value = -1
+    if value < 0:
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        raise argparse.ArgumentTypeError(f"expected an event number 0, 1, ..., found {shown!r}")
+    return value
+
+
 def _with_whatifs(scenario: Scenario, args: argparse.Namespace) -> Scenario:
-    """The scenario with the --event and --take-offer events added (after --set)."""
+    """The scenario without the --drop-event events, then with the --event and
+    --take-offer events added (after --set)."""
+    if getattr(args, "drop_events", None):
+        try:
+            scenario = scenario.without_events(args.drop_events, cli=True)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     specs = args.events
     if not specs and args.take_offer is None:
         return scenario
@@ -424,6 +508,8 @@ def _main(argv: list[str]) -> int:
             "backtest",
             "story",
             "plot",
+            "compare",
+            "explore",
         ):
             load_entry_point_policies()
             for module in args.plugins:
@@ -438,6 +524,10 @@ def _main(argv: list[str]) -> int:
             return _cmd_plot(args)
         if args.command == "story":
             return _cmd_story(args)
+        if args.command == "explore":
+            return _cmd_explore(args)
+        if args.command == "compare":
+            return _cmd_compare(args, argv)
         if args.command == "calibrate":
             return _cmd_calibrate(args, argv)
         if args.command == "backtest":
@@ -477,6 +567,8 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
     scenario = _with_whatifs(load_scenario(args.scenario, _overrides(args.overrides)), args)
     if args.plot and not args.out:
         raise UsageError("--plot needs --out DIR (the figures are written there)")
+    if args.csv and not args.out:
+        raise UsageError("--csv needs --out DIR (runs.csv is written there)")
     keep = args.out is not None and not args.no_trajectories
     keep_events = args.out is not None and not args.no_events
     runs = scenario.runs if args.runs is None else args.runs
@@ -507,6 +599,8 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
             summary["why"]["offer_whatif"] = api.offer_whatif(result)
         if staging is not None:
             write_results(result.ensemble, staging, summary, command)
+            if args.csv:
+                _write_runs_csv(result, staging)
             if args.plot:
                 result.plot_all(staging, svg=args.svg)
     out = args.out
@@ -533,6 +627,41 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _port(text: str) -> int:
+    """An argparse type: a TCP port, 1 to 65535."""
+    try:
+        value = int(text.strip())
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port 1-65535, found {text[:20]!r}")
+    return value
+
+
+def _cmd_explore(args: argparse.Namespace) -> int:
+    try:
+        from sim.explore import serve
+    except ImportError as exc:  # solara is a dependency; a broken install says so here
+        raise UsageError(f"the explorer needs solara: {exc}") from None
+    load_scenario(args.scenario)  # a bad file: exit 2 with the scenario's problems
+    import socket
+
+    try:  # a taken port or an unknown host is a message here, not uvicorn's exit later
+        with socket.create_server((args.host, args.port)):
+            pass
+    except OSError as exc:
+        raise UsageError(
+            f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}"
+        ) from None
+    where = f"http://{args.host}:{args.port}/"
+    print(f"escalation-sim explorer of {args.scenario}: open {where} (Ctrl-C stops it)", flush=True)
+    try:
+        serve(args.scenario, args.host, args.port, runs=args.runs, seed=args.seed)
+    except OSError as exc:
+        raise UsageError(f"cannot serve on {args.host}:{args.port}: {exc}") from None
+    return EXIT_OK
+
+
 def _cmd_story(args: argparse.Namespace) -> int:
     from sim.analysis import story
 
@@ -542,6 +671,63 @@ def _cmd_story(args: argparse.Namespace) -> int:
     except story.StoryError as exc:
         raise UsageError(str(exc)) from None
     print(text)
+    return EXIT_OK
+
+
+def _write_runs_csv(result: api.Result, staging: Path) -> None:
+    """runs.csv beside runs.parquet (the same table), and listed in the manifest."""
+    table = result.runs
+    atomic_write(staging / "runs.csv", lambda h: h.write(table.to_csv(index=False).encode()))
+    manifest = json.loads((staging / "manifest.json").read_text())
+    files = manifest.get("files", [])
+    manifest["files"] = [*(f for f in files if f != "manifest.json"), "runs.csv", "manifest.json"]
+    text = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode()
+    atomic_write(staging / "manifest.json", lambda h: h.write(text))
+
+
+def _cmd_compare(args: argparse.Namespace, argv: list[str]) -> int:
+    from sim.analysis.compare import CompareError
+
+    if len(args.directories) < 2:
+        raise UsageError(
+            f"compare needs at least two result directories, found {len(args.directories)}"
+        )
+    if args.plot and not args.out:
+        raise UsageError("--plot needs --out DIR (the figure is written there)")
+    try:
+        comparison = api.compare_results(args.directories, labels=args.labels)
+    except CompareError as exc:
+        raise UsageError(str(exc)) from None
+    if args.out:
+        import matplotlib.pyplot as plt
+
+        from sim import plots
+
+        command = ["escalation-sim", *argv]
+        with staged_output(args.out, args.force, command) as staging:
+            table = comparison.table
+            atomic_write(
+                staging / "comparison.csv", lambda h: h.write(table.to_csv(index=False).encode())
+            )
+            record = {
+                **comparison.to_dict(),
+                "directories": list(args.directories),
+                "command": command,
+            }
+            text = (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode()
+            atomic_write(staging / "comparison.json", lambda h: h.write(text))
+            if args.plot:
+                fig = plots.plot_paired_differences(comparison)
+                plots.save_figure(
+                    fig, staging / f"paired_differences.{'svg' if args.svg else 'png'}"
+                )
+                plt.close(fig)
+    if args.json:
+        print(json.dumps(comparison.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        print(comparison.format())
+        if args.out:
+            print(f"\nResults written to {args.out}/")
     return EXIT_OK
 
 
@@ -640,7 +826,9 @@ def format_sweep(result, scenario: Scenario, limit: int = 40) -> str:
         "same runs at every point (common random numbers)",
         "",
     ]
-    header = "".join(f"{p.split('.', 1)[-1][-24:]:>26}" for p in paths)
+    # Each swept parameter under its full dotted path (what --param and --set take).
+    param_widths = [max(len(p), 8) + 2 for p in paths]
+    header = "".join(f"{p:>{w}}" for p, w in zip(paths, param_widths, strict=True))
     paired = "paired_diff_spiral" in table.columns
     extra = f"{'change in P(spiral) [95% CI]':>34}" if paired else ""
     # P(spiral) with its interval, then each other class of the sweep's own outcomes.
@@ -654,22 +842,25 @@ def format_sweep(result, scenario: Scenario, limit: int = 40) -> str:
     )
     lines.append(f"{'point':>6}{header}   {'P(spiral) [95% CI]':<24}{others_header}{extra}")
     for row in table.head(limit).to_dict("records"):
-        values = "".join(f"{_cell(row[p]):>26}" for p in paths)
+        values = "".join(f"{_cell(row[p]):>{w}}" for p, w in zip(paths, param_widths, strict=True))
         if row["status"] == "ok":
+            # percentages and percentage points, as `run` prints them
             spiral = (
-                f"{row['p_spiral']:.3f} [{row['ci95_low_spiral']:.3f}, "
-                f"{row['ci95_high_spiral']:.3f}]"
+                f"{_pct(row['p_spiral'])} [{100 * row['ci95_low_spiral']:4.1f}, "
+                f"{100 * row['ci95_high_spiral']:4.1f}]%"
             )
             change = ""
             if paired and not math.isnan(row["paired_diff_spiral"]):
                 change = (
-                    f"{row['paired_diff_spiral']:+.3f} [{row['paired_ci95_low_spiral']:+.3f}, "
-                    f"{row['paired_ci95_high_spiral']:+.3f}]"
+                    f"{100 * row['paired_diff_spiral']:+5.1f} points "
+                    f"[{100 * row['paired_ci95_low_spiral']:+.1f}, "
+                    f"{100 * row['paired_ci95_high_spiral']:+.1f}]"
                 )
             cells = "".join(
-                f"{row['p_' + c.name]:>{w}.3f}" for c, w in zip(others, widths, strict=True)
+                f"{_pct(row['p_' + c.name]):>{w}}" for c, w in zip(others, widths, strict=True)
             )
-            lines.append(f"{row['point']:>6}{values}   {spiral:<24}{cells}{change:>34}")
+            change = f"{change:>34}" if paired else ""
+            lines.append(f"{row['point']:>6}{values}   {spiral:<24}{cells}{change}")
         else:
             lines.append(f"{row['point']:>6}{values}   failed: {row['error']}")
     if paired:
@@ -1073,6 +1264,8 @@ def describe_scenario(sc: Scenario) -> str:
         f"  events: {len(sc.events)} ({before} history before the forecast start, "
         f"{len(sc.events) - before} from it on)"
     )
+    # Numbered as --drop-event takes them (positions in the document, what-ifs included).
+    lines += [f"    {ev.index:>3}  {_event_line(ev, sc)}" for ev in sc.events]
     if drawn:
         lines.append(f"  drawn per run: {len(drawn)}")
         for path, dist in drawn.items():
@@ -1082,7 +1275,29 @@ def describe_scenario(sc: Scenario) -> str:
     if sc.added_events:
         lines.append(f"  what-if events: {len(sc.added_events)}")
         lines += [f"    {_describe_added(rec)}" for rec in sc.added_events]
+    if sc.dropped_events:
+        lines.append(f"  events left out: {len(sc.dropped_events)}")
+        lines += [f"    {_describe_added(rec)}" for rec in sc.dropped_events]
     return "\n".join(lines)
+
+
+def _event_line(ev, sc: Scenario) -> str:
+    """A scenario event in a line: date, actor, instrument, amount, target, deadline."""
+    from sim.engine import instruments
+
+    kind = instruments.label(int(ev.kind))
+    amount = "".join(
+        f" {key} {getattr(ev, key)}"
+        for key in ("size", "level", "rate")
+        if getattr(ev, key) is not None
+    )
+    # The document's own deadline (the step it falls in is what the engine uses).
+    raw = sc.raw.get("events", [])
+    table = raw[ev.index] if isinstance(raw, list) and ev.index < len(raw) else {}
+    deadline = str(table.get("deadline", "")) if isinstance(table, dict) else ""
+    return f"{ev.date} {ev.actor} {kind}{amount} -> {ev.target} ({ev.mission})" + (
+        f", due {deadline}" if deadline else ""
+    )
 
 
 def _describe_added(rec: dict) -> str:
@@ -1093,7 +1308,7 @@ def _describe_added(rec: dict) -> str:
     deadline = f", due {rec['deadline']}" if "deadline" in rec else ""
     return (
         f"events.{rec['index']} {rec.get('date')} {rec.get('actor')} {rec.get('kind')}{amount} "
-        f"-> {rec.get('target')}{deadline} ({rec['added_by']})"
+        f"-> {rec.get('target')}{deadline} ({rec.get('added_by') or rec.get('dropped_by')})"
     )
 
 
@@ -1112,6 +1327,8 @@ def format_summary(ens: Ensemble, s: dict) -> str:
         lines.append("overrides: " + ", ".join(f"{k}={v!r}" for k, v in s["overrides"].items()))
     for rec in s.get("events_added", []):
         lines.append(f"what-if: {_describe_added(rec)}")
+    for rec in s.get("events_dropped", []):
+        lines.append(f"left out: {_describe_added(rec)}")
     lines += ["", f"{'outcome':<15}{'P':>7}   {'95% CI':<16}{'runs':>8}   median weeks to it"]
     shown = display_order(ens.outcome_names)
     for cls in shown:

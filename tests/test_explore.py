@@ -253,3 +253,20 @@ def test_docs_quote_the_measured_response_time():
     import statistics
 
     assert figures["median_s"] == round(statistics.median(figures["seconds"]), 3)
+
+
+class TestCommand:
+    def test_a_bad_scenario_or_a_taken_port_is_a_message(self, tmp_path, capsys):
+        import socket
+
+        bad = tmp_path / "bad.toml"
+        bad.write_text("[scenario]\nname = 1\n")
+        assert main(["explore", str(bad)]) == 2
+        assert "invalid scenario" in capsys.readouterr().err
+        with socket.create_server(("127.0.0.1", 0)) as taken:
+            port = taken.getsockname()[1]
+            assert main(["explore", str(MAIN), "--port", str(port)]) == 2
+        err = capsys.readouterr().err
+        assert f"cannot serve on 127.0.0.1:{port}" in err and "Traceback" not in err
+        assert main(["explore", str(MAIN), "--port", "70000"]) == 2
+        assert "expected a port 1-65535" in capsys.readouterr().err

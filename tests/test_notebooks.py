@@ -50,6 +50,30 @@ def test_every_notebook_is_tested():
     assert sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")) == sorted(NAMES)
 
 
+def _code(name: str) -> list[str]:
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    return [cell.source for cell in nb.cells if cell.cell_type == "code"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_figures_are_drawn_sharp(name):
+    # Inline figures at twice their pixels (the figures set their own dpi).
+    assert 'InlineBackend.figure_format = "retina"' in _code(name)[0]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_variants_are_compared_by_their_paired_intervals(name):
+    """A comparison of variants is drawn with the interval of the difference
+    (sim.plots.plot_paired_differences), not as bars of each variant's own interval
+    (sim.compare), and the paired differences come from sim.paired_difference or
+    sim.compare_results, not from a re-implementation."""
+    code = "\n".join(_code(name))
+    assert "sim.compare(" not in code
+    assert "ddof" not in code and "1.96" not in code
+    if "compare_results(" in code:
+        assert "plot_paired_differences(" in code
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_notebook_runs(name, this_interpreter_kernel):
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)

@@ -7,12 +7,16 @@ incidence, outcome bars, time to outcome) from synthetic data.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
+from pathlib import Path
+from types import SimpleNamespace
 
 import matplotlib
 
 matplotlib.use("Agg")
 
+import matplotlib.colors as mcolors
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
@@ -23,6 +27,7 @@ from matplotlib.container import BarContainer
 from matplotlib.contour import ContourSet
 from matplotlib.figure import Figure
 
+import sim
 from sim.plots import (
     param_label,
     plot_cumulative_incidence,
@@ -34,6 +39,16 @@ from sim.plots import (
     plot_time_to_outcome,
     save_figure,
 )
+from sim.plots.style import (
+    FIGURE_DPI,
+    event_label,
+    mission_label,
+    scenario_title,
+    state_label,
+)
+from sim.plots.sweeps import param_description, scenario_value
+from sim.plots.trajectories import fan_chart_missions, scenario_events
+from sim.policies import POLICIES
 
 OUTCOMES = ("spiral", "de_escalation", "unresolved")
 X, Y = "states.us.policy.ratio", "states.russia.policy.respond_prob"
@@ -96,7 +111,21 @@ def crossing(x, y):
 
 
 def all_text(ax) -> str:
-    return " ".join([ax.get_title(), *(t.get_text() for t in ax.texts)])
+    """The title and every text on the axes, lines joined (notes wrap to the width)."""
+    return " ".join([ax.get_title(), *(t.get_text() for t in ax.texts)]).replace("\n", " ")
+
+
+def the_legend(ax):
+    """The legend of ``ax``: its own, or the one its figure draws below it."""
+    legend = ax.get_legend()
+    if legend is None and ax.get_figure().legends:
+        legend = ax.get_figure().legends[0]
+    assert legend is not None
+    return legend
+
+
+def axis_doc(policy: str, key: str) -> str:
+    return POLICIES[policy].all_params()[key].doc
 
 
 def only(items, kind):
@@ -139,8 +168,12 @@ class TestHeatmap:
         np.testing.assert_allclose(
             np.ma.getdata(mesh.get_array()).ravel(), points["p_de_escalation"]
         )
-        assert ax.get_xlabel() == "us ratio"
-        assert ax.get_ylabel() == "russia respond prob"
+        # the name, the dotted path, and what the policies declare it means
+        assert ax.get_xlabel() == f"us ratio ({X})\n{axis_doc('proportional', 'ratio')}"
+        assert ax.get_ylabel().startswith(f"russia respond prob ({Y})\n")
+        assert ax.get_ylabel().split("\n", 1)[1].replace("\n", " ") == axis_doc(
+            "tit_for_tat", "respond_prob"
+        )
         assert "P(de-escalation)" in ax.get_title()
 
     def test_half_contour_when_the_surface_crosses_one_half(self):
@@ -149,14 +182,14 @@ class TestHeatmap:
         contour = only(ax.collections, ContourSet)
         assert list(contour.levels) == [0.5]
         assert any(len(path.vertices) >= 2 for path in contour.get_paths())
-        assert [t.get_text() for t in ax.get_legend().get_texts()] == ["P = 0.5"]
+        assert [t.get_text() for t in the_legend(ax).get_texts()] == ["P = 0.5"]
 
     @pytest.mark.parametrize("level", [0.2, 0.8])
     def test_no_contour_when_it_does_not(self, level):
         points, _ = grid_table(lambda x, y: level + 0.01 * x)
         ax = plot_sweep_heatmap(points, X, Y).axes[0]
         assert not [c for c in ax.collections if isinstance(c, ContourSet)]
-        assert ax.get_legend() is None
+        assert ax.get_legend() is None and not ax.get_figure().legends
         assert "0.5 everywhere" in all_text(ax)
 
     def test_failed_points_are_blank_and_noted(self):
@@ -242,7 +275,7 @@ class TestCurve:
     def test_axes_and_legend(self):
         ax = plot_sweep_curve(curve_table(), X).axes[0]
         assert ax.get_ylim() == (0.0, 1.0)
-        assert ax.get_xlabel() == "us ratio"
+        assert ax.get_xlabel() == f"us ratio ({X})\n{axis_doc('proportional', 'ratio')}"
         assert ax.get_ylabel()
         assert ax.get_title()
         legend = [t.get_text() for t in ax.get_legend().get_texts()]
@@ -421,7 +454,7 @@ def texts(ax) -> list[str]:
 
 
 def legend_texts(ax) -> list[str]:
-    return [t.get_text() for t in ax.get_legend().get_texts()]
+    return [t.get_text() for t in the_legend(ax).get_texts()]
 
 
 class TestFanChart:
@@ -456,8 +489,11 @@ class TestFanChart:
                 assert band_vertices(band)[:, 0].min() == pytest.approx(
                     mdates.date2num(FAN_DATES[k - 1])
                 )
-            alphas = [by_gid(polys, f"{g}:{mission}").get_alpha() for g in ("band50", "band90")]
-            assert alphas[0] > alphas[1]
+            faces = [
+                by_gid(polys, f"{g}:{mission}").get_facecolor()[0] for g in ("band50", "band90")
+            ]
+            assert faces[0][3] > faces[1][3]  # the inner band is darker
+            assert by_gid(polys, f"band50:{mission}").get_hatch()  # and hatched
 
     def test_history_line_before_the_forecast_start(self):
         staff = fan_staff()
@@ -493,11 +529,11 @@ class TestFanChart:
         np.testing.assert_array_equal(
             markers.get_xdata(), np.array([d for d, _ in events], dtype="datetime64[D]")
         )
-        labels = [t for t in ax.texts if t.get_gid() == "event_label"]
-        assert [t.get_text().strip() for t in labels] == [label for _, label in events]
+        labels = {t.get_text().strip(): t for t in ax.texts if t.get_gid() == "event_label"}
+        assert sorted(labels) == sorted(label for _, label in events)
         # two events a day apart: their labels go on different rows
-        assert labels[1].get_position()[1] != labels[2].get_position()[1]
-        assert all(t.get_fontsize() >= 9 for t in labels)
+        assert labels["US expels 10"].get_position()[1] != labels["RU expels 10"].get_position()[1]
+        assert all(t.get_fontsize() >= 9 for t in labels.values())
         # the data stays below the event labels
         top = max(np.nanmax(a) for a in fan_staff().values())
         assert ax.get_ylim()[1] > top * 1.1
@@ -508,7 +544,7 @@ class TestFanChart:
         labels = [t for t in ax.texts if t.get_gid() == "event_label"]
         assert 1 <= len(labels) <= 12
         assert len(by_gid(ax.get_lines(), "events").get_xdata()) == 30
-        assert f"{30 - len(labels)} more events marked, not labelled" in all_text(ax)
+        assert f"{30 - len(labels)} more events marked (▼), not labelled" in all_text(ax)
 
     def test_labels_title_and_date_axis(self):
         fig = plot_fan_chart(FAN_DATES, fan_staff(), FORECAST, title="Staff: test")
@@ -680,12 +716,14 @@ def time_weeks() -> dict[str, np.ndarray]:
 
 
 class TestTimeToOutcome:
-    def test_histograms_count_every_run(self):
+    def test_outlines_hold_every_run_as_a_share_per_week(self):
         weeks = time_weeks()
         ax = plot_time_to_outcome(weeks).axes[0]
         for outcome in ("spiral", "de_escalation"):
             values, edges, _ = by_gid(ax.patches, f"hist_{outcome}").get_data()
-            assert values.sum() == len(weeks[outcome])
+            runs = values * np.diff(edges) * len(weeks[outcome])  # back to runs per bin
+            np.testing.assert_allclose(runs, np.round(runs), atol=1e-9)
+            assert runs.sum() == pytest.approx(len(weeks[outcome]))
             assert edges[0] <= weeks[outcome].min() and edges[-1] >= weeks[outcome].max()
         styles = {
             by_gid(ax.patches, f"hist_{o}").get_linestyle() for o in ("spiral", "de_escalation")
@@ -703,10 +741,10 @@ class TestTimeToOutcome:
             assert line.get_xdata()[0] == pytest.approx(median)
             name = outcome.replace("_", "-")
             n = len(weeks[outcome])
-            assert text == f"{name}: median {median:.0f} weeks, n = {n:,}"
+            assert text == f"{name}: {n:,} runs, median {median:.0f} weeks"
         assert "1,928" in legend[0]
         assert ax.get_xlabel() == "Weeks from the forecast start"
-        assert ax.get_ylabel() == "Runs"
+        assert ax.get_ylabel() == "Share of the outcome's runs, per week"
         assert ax.get_title() == "Time to outcome"
 
     def test_empty_outcomes_are_skipped_with_a_note(self):
@@ -718,9 +756,36 @@ class TestTimeToOutcome:
         weeks = {"spiral": np.array([1.0, 2.5, 2.6, 9.0])}
         ax = plot_time_to_outcome(weeks, bins=[0, 2, 4, 6, 8, 10]).axes[0]
         values, edges, _ = by_gid(ax.patches, "hist_spiral").get_data()
-        np.testing.assert_array_equal(values, [1, 2, 0, 0, 1])
+        # 1, 2, 0, 0 and 1 of the 4 runs, in bins 2 weeks wide
+        np.testing.assert_allclose(values, np.array([1, 2, 0, 0, 1]) / 4 / 2)
         np.testing.assert_array_equal(edges, [0, 2, 4, 6, 8, 10])
-        assert "median 2.5 weeks, n = 4" in legend_texts(ax)[0]
+        assert "4 runs, median 2.5 weeks" in legend_texts(ax)[0]
+
+    def test_a_bin_holds_the_runs_reached_by_its_right_edge(self):
+        """A value is the end of the step a run was reached in: week 2 is in (0, 2]."""
+        weeks = {"spiral": np.array([2.0, 2.0, 3.0])}
+        ax = plot_time_to_outcome(weeks, bins=[0, 2, 4]).axes[0]
+        values, _, _ = by_gid(ax.patches, "hist_spiral").get_data()
+        np.testing.assert_allclose(values * 2 * 3, [2, 1])
+
+    def test_on_dates_to_the_horizon(self):
+        weeks = {"spiral": np.array([3.0, 5.0, 30.0]), "de_escalation": np.array([26.0])}
+        start = dt.date(2021, 12, 1)
+        ax = plot_time_to_outcome(weeks, start=start, horizon_weeks=52, runs=40).axes[0]
+        x0, x1 = ax.get_xlim()
+        assert x0 == pytest.approx(mdates.date2num(start))
+        assert x1 == pytest.approx(mdates.date2num(start + dt.timedelta(weeks=52)))
+        assert isinstance(ax.xaxis.get_major_formatter(), mdates.ConciseDateFormatter)
+        line = by_gid(ax.get_lines(), "median_spiral")
+        assert line.get_xdata()[0] == pytest.approx(mdates.date2num(dt.date(2022, 1, 5)))
+        legend = legend_texts(ax)
+        assert legend[0] == "spiral: 3 runs (8% of all), median 5.0 weeks (2022-01-05)"
+        assert legend[1] == "de-escalation: 1 run (2% of all), median 26 weeks (2022-06-01)"
+        # a rare outcome is on the same footing: each outline encloses 100% of its runs
+        for outcome in weeks:
+            values, edges, _ = by_gid(ax.patches, f"hist_{outcome}").get_data()
+            assert (values * np.diff(edges) / 7).sum() == pytest.approx(1.0)
+        assert "bins of 2 weeks" in all_text(ax)
 
     def test_nothing_reached(self):
         fig, ax = plt.subplots()
@@ -753,7 +818,7 @@ def test_single_scenario_figures_are_readable(draw, tmp_path):
     fig = draw()
     ax = fig.axes[0]
     assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
-    assert ax.get_legend() is not None
+    legend = the_legend(ax)
     fig.draw_without_rendering()
     text_artists = [
         ax.title,
@@ -762,7 +827,7 @@ def test_single_scenario_figures_are_readable(draw, tmp_path):
         *ax.texts,
         *ax.get_xticklabels(),
         *ax.get_yticklabels(),
-        *ax.get_legend().get_texts(),
+        *legend.get_texts(),
     ]
     assert min(t.get_fontsize() for t in text_artists) >= 9
     assert save_figure(fig, tmp_path / "figure.png") == [tmp_path / "figure.png"]
@@ -777,3 +842,233 @@ def test_forecast_start_label_stays_clear_of_the_lines():
     for array in staff.values():
         window = array[k - 4 : k + 2]
         assert not window.min() <= y <= window.max()
+
+
+# ---------------------------------------------------------------------------
+# Briefing-grade figures (issue 15): display names, labelled events, bands told apart,
+# time to outcome on dates, the quiet-period jump, the sweeps' scenario values
+# ---------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+MAIN = ROOT / "scenarios" / "us_russia_2021.toml"
+
+
+@pytest.fixture(scope="module")
+def main_scenario():
+    return sim.load_scenario(MAIN)
+
+
+def test_display_names_of_a_scenario(main_scenario):
+    sc = main_scenario
+    assert scenario_title(sc) == "US–Russia expulsions"
+    assert (state_label(sc, "us"), state_label(sc, "russia")) == ("US", "Russia")
+    assert mission_label(sc, "us_in_russia") == "US mission in Russia"
+    assert mission_label(sc, "russia_in_us") == "Russia's mission in the US"
+    labels = [event_label(sc, ev) for ev in sc.events if not ev.own]
+    assert "Russia bans all local staff (US mission)" in labels  # not "... hires 0"
+    assert "Russia expels 12 diplomats (US mission)" in labels
+    assert "US expels 27 diplomats (Russia's mission)" in labels
+    assert param_label("states.us.policy.reciprocate", sc) == "US reciprocate"
+
+
+def test_a_scenario_title_is_the_descriptions_first_clause_or_the_id():
+    def title(description):
+        return scenario_title(SimpleNamespace(name="the_id", description=description))
+
+    assert title("Skripal 2018: the UK's 23 ...") == "Skripal 2018"
+    assert title("") == "the_id"
+    assert title("x" * 90) == "the_id"  # nothing readable short enough
+    long = "Scripted replay of the UK–Russia record of measures, July 2007 to the end of 2023"
+    assert title(long + ", from the events CSV.") == long.rsplit(", ", 1)[0]
+
+
+def test_a_parity_caps_level_comes_from_the_event_record():
+    result = sim.run(ROOT / "scenarios" / "us_russia_2016_2021_replay.toml", runs=2)
+    cap = result.scenario.events[1]
+    assert cap.options.get("parity")
+    assert event_label(result.scenario, cap) == "Russia cap (US mission)"  # no level yet
+    labels = [label for _, label, _ in scenario_events(result.scenario, result.events)]
+    assert "Russia caps the mission at 455 (US mission)" in labels
+
+
+def legend_handles(ax) -> list:
+    return list(the_legend(ax).legend_handles)
+
+
+class TestBriefingFanChart:
+    def test_the_events_opening_the_forecast_and_the_largest_are_labelled(self):
+        crowded = [(FAN_START + dt.timedelta(days=4 * i), f"small {i}", 1.0) for i in range(30)]
+        crowded[3] = (crowded[3][0], "the largest", 500.0)
+        opening = [(FORECAST, f"opens {i}", 0.0) for i in range(3)]
+        ax = plot_fan_chart(FAN_DATES, fan_staff(), FORECAST, events=crowded + opening).axes[0]
+        labelled = {t.get_text().strip() for t in ax.texts if t.get_gid() == "event_label"}
+        assert {"opens 0", "opens 1", "opens 2", "the largest"} <= labelled
+        assert len(labelled) < 33
+
+    def test_no_two_event_labels_overlap(self):
+        events = [(FAN_START + dt.timedelta(days=2 * i), f"event number {i}") for i in range(40)]
+        fig = plot_fan_chart(FAN_DATES, fan_staff(), FORECAST, events=events)
+        fig.draw_without_rendering()
+        boxes = [t.get_window_extent() for t in fig.axes[0].texts if t.get_gid() == "event_label"]
+        assert len(boxes) >= 4
+        for a, b in itertools.combinations(boxes, 2):
+            assert not a.overlaps(b) or min(a.x1, b.x1) - max(a.x0, b.x0) < 1
+
+    def test_every_legend_entry_carries_its_missions_colour(self):
+        staff = fan_staff()
+        ax = plot_fan_chart(FAN_DATES, staff, FORECAST).axes[0]
+        texts = legend_texts(ax)
+        assert texts[0] == "US embassy, Moscow" and texts[5] == "Russian embassy, DC"
+        colours = set()
+        for handle, text in zip(legend_handles(ax), texts, strict=True):
+            if text in staff:
+                continue  # a column's heading
+            colour = handle.get_color() if hasattr(handle, "get_color") else None
+            if colour is None or isinstance(colour, np.ndarray):
+                colour = handle.get_edgecolor()
+            rgb = tuple(np.round(mcolors.to_rgba(colour)[:3], 2))
+            assert max(rgb) - min(rgb) > 0.1, f"{text!r} is drawn in grey"
+            colours.add(rgb)
+        assert len(colours) == 2  # one per mission
+
+    def test_overlapping_bands_and_medians_stay_apart(self):
+        """Two missions with the same staff: their medians alternate (dashes, markers)
+        and their inner bands are hatched in different directions."""
+        array = fan_staff()["US embassy, Moscow"]
+        staff = {"first": array, "second": array.copy()}
+        ax = plot_fan_chart(FAN_DATES, staff, FORECAST).axes[0]
+        first, second = (by_gid(ax.get_lines(), f"median:{m}") for m in staff)
+        np.testing.assert_array_equal(first.get_ydata(), second.get_ydata())
+        assert first.get_linestyle() != "-" and second.get_linestyle() != "-"
+        assert first._unscaled_dash_pattern != second._unscaled_dash_pattern
+        assert first.get_markevery() != second.get_markevery()
+        assert first.get_path_effects() and second.get_path_effects()  # white outline
+        polys = [c for c in ax.collections if isinstance(c, PolyCollection)]
+        hatches = {by_gid(polys, f"band50:{m}").get_hatch() for m in staff}
+        assert len(hatches) == 2
+
+    def test_the_forecast_start_label_clears_the_y_axis(self):
+        start = FAN_DATES[0] + dt.timedelta(days=2)  # 5.5 days from the left edge
+        fig = plot_fan_chart(FAN_DATES, fan_staff(), start)
+        ax = fig.axes[0]
+        label = by_gid(ax.texts, "forecast_start_label")
+        assert label.get_horizontalalignment() == "left"  # on the line's right
+        fig.draw_without_rendering()
+        box, frame = label.get_window_extent(), ax.get_window_extent()
+        assert frame.x0 < box.x0 and box.x1 < frame.x1
+        for tick in ax.get_yticklabels():
+            assert not box.overlaps(tick.get_window_extent())
+
+    def test_many_missions_get_distinct_styles_and_one_entry_each(self):
+        base = fan_staff()["US embassy, Moscow"]
+        staff = {f"mission {i}": base - 3 * i for i in range(8)}
+        ax = plot_fan_chart(FAN_DATES, staff, FORECAST, notes=["8 missions shown"]).axes[0]
+        assert legend_texts(ax) == list(staff)
+        looks = {
+            (line.get_color(), line.get_marker())
+            for line in ax.get_lines()
+            if str(line.get_gid()).startswith("median:")
+        }
+        assert len(looks) == 8
+        assert "hatched: middle 50% of runs" in all_text(ax)
+        assert "8 missions shown" in all_text(ax)
+
+    def test_the_api_draws_at_most_four_missions_by_default(self):
+        sc = SimpleNamespace(events=[])
+        ids = [f"m{i}" for i in range(6)]
+        traj = np.ones((5, 6, 3)) * 100.0
+        traj[-1, :, :] -= np.arange(6)[:, None] * 10  # m5 lost the most
+        chosen, note = fan_chart_missions(sc, ids, traj)
+        assert chosen == ["m2", "m3", "m4", "m5"]
+        assert note == "4 of 6 missions shown: those that lost the most staff"
+        assert fan_chart_missions(sc, ids[:3], traj[:, :3]) == (ids[:3], "")
+
+
+class TestQuietPeriod:
+    def jumping(self) -> dict:
+        data = incidence()
+        p = np.zeros(len(INCIDENCE_DATES))
+        p[20:] = 0.10  # 100 runs declared calm at once
+        p[21:] += np.linspace(0.0, 0.05, len(p) - 21)
+        data["de_escalation"] = (p, np.clip(p - 0.02, 0, 1), p + 0.02)
+        return data
+
+    def test_the_rule_is_noted_and_its_jump_marked(self):
+        ax = plot_cumulative_incidence(
+            INCIDENCE_DATES, self.jumping(), INCIDENCE_RUNS, quiet_period="26 weeks"
+        ).axes[0]
+        assert "de-escalation is counted only after 26 weeks with no hostile" in all_text(ax)
+        mark = by_gid(ax.texts, "quiet_jump")
+        assert mark.get_text().startswith("10% of runs at once")
+        assert "26 weeks of quiet" in mark.get_text()
+        assert mdates.date2num(mark.xy[0]) == pytest.approx(mdates.date2num(INCIDENCE_DATES[20]))
+        assert mark.xy[1] == pytest.approx(0.10)
+
+    def test_no_mark_without_a_jump_nor_a_note_without_the_rule(self):
+        ax = plot_cumulative_incidence(
+            INCIDENCE_DATES, incidence(), INCIDENCE_RUNS, quiet_period="26 weeks"
+        ).axes[0]
+        assert not [t for t in ax.texts if t.get_gid() == "quiet_jump"]
+        assert "counted only after 26 weeks" in all_text(ax)
+        ax = plot_cumulative_incidence(INCIDENCE_DATES, self.jumping(), INCIDENCE_RUNS).axes[0]
+        assert not [t for t in ax.texts if t.get_gid() == "quiet_jump"]
+        assert "quiet" not in all_text(ax)
+
+
+RECIPROCATE = "states.us.policy.reciprocate"
+RU_RECIPROCATE = "states.russia.policy.reciprocate"
+RECIPROCATES = [0.0, 0.25, 0.5, 0.75, 1.0]
+
+
+class TestScenarioValues:
+    def test_the_curve_marks_the_scenarios_value_and_says_what_it_is(self, main_scenario):
+        points = sweep_table([{RECIPROCATE: x} for x in RECIPROCATES], CURVE_P)
+        ax = plot_sweep_curve(points, RECIPROCATE, scenario=main_scenario).axes[0]
+        line = by_gid(ax.get_lines(), "scenario_value")
+        assert line.get_xdata()[0] == pytest.approx(0.05)  # the scenario file's value
+        assert "scenario value: 0.05" in legend_texts(ax)
+        doc = axis_doc("proportional", "reciprocate")
+        assert ax.get_xlabel() == f"US reciprocate ({RECIPROCATE})\n{doc}"
+        assert "US–Russia expulsions" in all_text(ax)
+
+    def test_a_value_off_the_axis_is_noted_not_drawn(self, main_scenario):
+        points = sweep_table([{RECIPROCATE: x} for x in (0.5, 0.75, 1.0)], [0.3, 0.2, 0.1])
+        ax = plot_sweep_curve(points, RECIPROCATE, scenario=main_scenario).axes[0]
+        assert not [line for line in ax.get_lines() if line.get_gid() == "scenario_value"]
+        assert "the scenario's US reciprocate, 0.05, is off the axis" in all_text(ax)
+
+    def test_the_heatmap_stars_the_scenarios_values(self, main_scenario):
+        params = [
+            {RECIPROCATE: x, RU_RECIPROCATE: y} for y in (0.4, 0.7, 1.0) for x in RECIPROCATES
+        ]
+        points = sweep_table(params, [0.3] * len(params))
+        fig = plot_sweep_heatmap(points, RECIPROCATE, RU_RECIPROCATE, scenario=main_scenario)
+        star = by_gid(fig.axes[0].get_lines(), "scenario_value")
+        assert (star.get_xdata()[0], star.get_ydata()[0]) == pytest.approx((0.05, 0.7))
+        assert legend_texts(fig.axes[0]) == [
+            "scenario's values: US reciprocate 0.05, Russia reciprocate 0.7"
+        ]
+
+    def test_scenario_values_defaults_and_draws(self, main_scenario):
+        sc = main_scenario
+        assert scenario_value("states.us.policy.ratio", sc) == 1.0
+        assert scenario_value("states.us.policy.comply", sc) == 0.05  # set in the file
+        assert "settle_rate" not in sc.states["us"].policies["russia"]
+        assert scenario_value("states.us.policy.settle_rate", sc) == 0.0  # the default
+        assert scenario_value("outcomes.quiet_steps", sc) == sc.outcomes.quiet_steps
+        assert scenario_value("outcomes.closure_threshold", sc) == 65
+        assert scenario_value("states.nobody.policy.ratio", sc) is None
+        uncertain = sim.load_scenario(ROOT / "scenarios" / "us_russia_2021_uncertain.toml")
+        assert scenario_value("states.us.policy.respond_prob", uncertain) is None  # drawn
+        assert param_description("outcomes.quiet_steps", sc) == ""
+        assert param_description("states.us.policy.noise") == axis_doc("proportional", "noise")
+
+
+def test_new_figures_are_readable_inline_whatever_the_notebook_sets():
+    with matplotlib.rc_context({"figure.dpi": 80}):
+        for fig in (
+            plot_cumulative_incidence(INCIDENCE_DATES, incidence(), INCIDENCE_RUNS),
+            plot_sweep_curve(curve_table(), X),
+            plot_sensitivity(sensitivity()),
+        ):
+            assert fig.dpi == FIGURE_DPI >= 100

@@ -1003,8 +1003,10 @@ def fitted_policy(fit: StateFit, base: dict[str, Any]) -> dict[str, Any]:
 
     Marginal fits to the weighted posterior: beta (by moments) for parameters with a
     linear prior (probabilities and rates, scaled to their prior range), lognormal for
-    those with a log prior (the ratio), the posterior's own frequencies for whole numbers
-    (the lag). Correlations between parameters are not carried over.
+    those with a log prior (the ratio), truncated to the prior's range, the posterior's
+    own frequencies for whole numbers (the lag). Every draw from a fitted distribution
+    lies in its prior's range, as the posterior does. Correlations between parameters
+    are not carried over.
     """
     samples = fit.samples()
     w = samples["weight"].to_numpy()
@@ -1018,10 +1020,14 @@ def fitted_policy(fit: StateFit, base: dict[str, Any]) -> dict[str, Any]:
             logs = np.log(x)
             mean = float(np.average(logs, weights=w))
             sd = float(np.sqrt(np.average((logs - mean) ** 2, weights=w)))
+            # Truncated to the prior's range (on the log scale): an untruncated fit to a
+            # posterior piled against a bound would draw values the prior rules out.
             policy[name] = {
                 "dist": "lognormal",
                 "median": round(math.exp(mean), 4),
                 "sigma": round(max(sd, 1e-3), 4),
+                "low": float(prior.low),
+                "high": float(prior.high),
             }
         elif prior.scale == "floor":
             values = np.arange(int(prior.low), int(prior.high))
@@ -1045,10 +1051,12 @@ def _beta_fit(x: np.ndarray, w: np.ndarray, low: float, high: float) -> dict[str
     if v <= 0 or v >= m * (1 - m):
         return {"dist": "uniform", "low": low, "high": high}
     common = m * (1 - m) / v - 1
+    # Four significant digits: a U-shaped posterior (mass at both ends of the prior) has
+    # shapes far below 1, which four decimals would round to 0, an invalid beta.
     out: dict[str, Any] = {
         "dist": "beta",
-        "a": round(m * common, 4),
-        "b": round((1 - m) * common, 4),
+        "a": float(f"{m * common:.4g}"),
+        "b": float(f"{(1 - m) * common:.4g}"),
     }
     if (low, high) != (0.0, 1.0):
         out.update(low=low, high=high)

@@ -413,6 +413,9 @@ class SweepResult:
     codes: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
     #: The outcome names the ``codes`` index (the scenario's outcome classes).
     outcome_names: tuple[str, ...] = OUTCOMES
+    #: The scenario the sweep ran on (its values are the figures' baseline marks);
+    #: None when it is not known (a sweep read back whose scenario file changed).
+    scenario: Scenario | None = field(default=None, repr=False)
 
     @property
     def failed(self) -> int:
@@ -433,14 +436,20 @@ class SweepResult:
         y = y or (paths[1] if len(paths) > 1 else None)
         if y is None:
             raise ValueError("a heatmap needs two swept parameters; use plot_curve")
-        return plots.plot_sweep_heatmap(self.points, x, y, outcome=outcome, ax=ax)
+        return plots.plot_sweep_heatmap(
+            self.points, x, y, outcome=outcome, ax=ax, scenario=self.scenario
+        )
 
     def plot_curve(self, x: str | None = None, ax=None):
         """P(spiral) and P(de-escalation) against one parameter, with 95% bands."""
         from sim import plots
 
         return plots.plot_sweep_curve(
-            self.points, x or self.spec.params[0].path, outcomes=_curves(self.outcome_names), ax=ax
+            self.points,
+            x or self.spec.params[0].path,
+            outcomes=_curves(self.outcome_names),
+            ax=ax,
+            scenario=self.scenario,
         )
 
     def plot_sensitivity(self, ax=None):
@@ -599,7 +608,7 @@ def run_sweep(
     table, codes = _table(results, points, spec, names)
     sensitivity = _sobol(spec, table, names) if spec.design == "sobol" else None
     result = SweepResult(
-        spec, table, sensitivity, time.perf_counter() - started, out_dir, codes, names
+        spec, table, sensitivity, time.perf_counter() - started, out_dir, codes, names, scenario
     )
     if out_dir is not None:
         _write_outputs(result, scenario, fingerprint, workers, scheduler, command, csv)
@@ -767,12 +776,15 @@ def _plots(result: SweepResult) -> list[str]:
     if spec.design == "grid" and len(spec.params) == 2:
         x, y = (p.path for p in spec.params)
         worst = _worst(result.outcome_names)
-        fig = plots.plot_sweep_heatmap(table, x, y, outcome=worst)
+        fig = plots.plot_sweep_heatmap(table, x, y, outcome=worst, scenario=result.scenario)
         plots.save_figure(fig, out / f"sweep_heatmap_{worst}.png")
         written.append(f"sweep_heatmap_{worst}.png")
     elif len(spec.params) == 1:
         fig = plots.plot_sweep_curve(
-            table, spec.params[0].path, outcomes=_curves(result.outcome_names)
+            table,
+            spec.params[0].path,
+            outcomes=_curves(result.outcome_names),
+            scenario=result.scenario,
         )
         plots.save_figure(fig, out / "sweep_curve.png")
         written.append("sweep_curve.png")

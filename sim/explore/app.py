@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from typing import Any
 
 import numpy as np
@@ -48,17 +49,22 @@ def explorer() -> Explorer:
 
 settings = solara.reactive(Settings())
 picked_run = solara.reactive(0)
-elapsed = solara.reactive(0.0)
 
 
 @solara.lab.task(prefer_threaded=True)
 def compute(current: Settings):
     """(table, charts) of ``current``; the page's reactive progress is updated by step."""
     ex = explorer()
-    started = dt.datetime.now()
+    started = time.perf_counter()
+    shown = [started]
 
     def progress(fraction: float) -> None:
-        compute.progress = round(100 * fraction)
+        # At most four updates a second, and none in the first half second: each one
+        # re-renders the progress bar, and a short computation should not pay for it.
+        now = time.perf_counter()
+        if now - started > 0.5 and now - shown[0] > 0.25:
+            shown[0] = now
+            compute.progress = round(100 * fraction)
 
     def superseded() -> bool:
         return not compute.is_current()
@@ -72,8 +78,14 @@ def compute(current: Settings):
     table = ex.table(base, variant)
     compared = None if current.is_baseline else base
     charts = {"incidence": incidence_chart(variant), "fan": fan_chart(variant, compared)}
-    elapsed.set((dt.datetime.now() - started).total_seconds())
-    return {"settings": current, "table": table, "charts": charts, "variant": variant}
+    seconds = time.perf_counter() - started
+    return {
+        "settings": current,
+        "table": table,
+        "charts": charts,
+        "variant": variant,
+        "seconds": seconds,
+    }
 
 
 # ------------------------------------------------------------------- charts
@@ -453,32 +465,19 @@ def _initial() -> Settings:
 
 
 @solara.component
-def Page():
-    ex = explorer()
-    solara.use_effect(lambda: settings.set(_initial()) if settings.value.runs is None else None, [])
-    current = settings.value
-    problem = check(current, ex)
-    solara.use_effect(lambda: compute(current) if problem is None else None, [current])
-
-    solara.Title(f"escalation-sim explorer: {ex.base.name}")
-    with solara.Sidebar():
-        solara.Markdown(f"### {ex.base.name}")
-        RunControls(current)
-        controls = controls_for(ex.base)
-        for state in ex.base.states:
-            StateControls(state, [c for c in controls if c.state == state], current)
-        EventControls(current)
-        WhatIfControls(current)
-
-    solara.Markdown(f"**{ex.base.description}**")
-    if problem:
-        solara.Error(f"These settings do not make a valid scenario: {problem}")
+def Progress():
+    """The progress bar and Cancel button: the only part that follows the progress."""
     if compute.pending:
         with solara.Row():
             solara.ProgressLinear(compute.progress if compute.progress is not None else True)
             solara.Button("Cancel", on_click=compute.cancel, text=True)
         solara.Text(f"computing... {compute.progress or 0}%")
-    elif compute.cancelled:
+
+
+@solara.component
+def Results(current: Settings):
+    """What follows from the levers; re-rendered when a computation starts or ends."""
+    if compute.cancelled:
         with solara.Row():
             solara.Warning("Cancelled: what is shown below is of earlier settings.")
             solara.Button("Recompute", on_click=lambda: compute(current), outlined=True)
@@ -488,12 +487,43 @@ def Page():
     if value:
         fresh = value["settings"] == current and not compute.pending
         if fresh:
-            status = f"computed in {elapsed.value:.2f} s"
+            status = f"computed in {value['seconds']:.2f} s"
         else:
             status = "updating…" if compute.pending else "results of earlier settings"
         solara.Text(status, classes=["status"])
         OutcomeTable(value["table"])
         solara.FigureEcharts(option=value["charts"]["incidence"], responsive=True)
         solara.FigureEcharts(option=value["charts"]["fan"], responsive=True)
-    RunStory(current, value["variant"] if value else None)
-    Exports(current, value["variant"] if value else None)
+    variant = value["variant"] if value else None
+    RunStory(current, variant)
+    Exports(current, variant)
+
+
+@solara.component
+def Levers(current: Settings):
+    ex = explorer()
+    controls = solara.use_memo(lambda: controls_for(ex.base), [])
+    solara.Markdown(f"### {ex.base.name}")
+    RunControls(current)
+    for state in ex.base.states:
+        StateControls(state, [c for c in controls if c.state == state], current)
+    EventControls(current)
+    WhatIfControls(current)
+
+
+@solara.component
+def Page():
+    ex = explorer()
+    solara.use_effect(lambda: settings.set(_initial()) if settings.value.runs is None else None, [])
+    current = settings.value
+    problem = solara.use_memo(lambda: check(current, ex), [current])
+    solara.use_effect(lambda: compute(current) if problem is None else None, [current])
+
+    solara.Title(f"escalation-sim explorer: {ex.base.name}")
+    with solara.Sidebar():
+        Levers(current)
+    solara.Markdown(f"**{ex.base.description}**")
+    if problem:
+        solara.Error(f"These settings do not make a valid scenario: {problem}")
+    Progress()
+    Results(current)

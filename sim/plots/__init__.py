@@ -3,8 +3,9 @@
 The package is organised by figure family; everything public is importable from
 ``sim.plots``:
 
-* :mod:`sim.plots.style`: font sizes, colour map, outcome styles, labels and the
-  helpers the figures share;
+* :mod:`sim.plots.style`: font sizes, colour map, outcome styles, labels, the display
+  names of a scenario, its states, missions and events, and the helpers the figures
+  share;
 * :mod:`sim.plots.saving`: :func:`save_figure` (PNG and SVG, written atomically);
 * :mod:`sim.plots.sweeps`: :func:`plot_sweep_heatmap`, :func:`plot_sweep_curve`;
 * :mod:`sim.plots.sensitivity`: :func:`plot_sensitivity` (Sobol indices);
@@ -12,6 +13,8 @@ The package is organised by figure family; everything public is importable from
 * :mod:`sim.plots.outcomes`: :func:`plot_cumulative_incidence`,
   :func:`plot_outcome_probabilities`, :func:`plot_time_to_outcome`;
 * :mod:`sim.plots.calibration`: :func:`plot_posterior_predictive`;
+* :mod:`sim.plots.comparisons`: :func:`plot_paired_differences` (variants against a
+  baseline, with paired intervals);
 * :mod:`sim.plots.time_axis`: the date handling of the figures over time.
 
 The single-scenario plots (:func:`plot_fan_chart`, :func:`plot_cumulative_incidence`,
@@ -35,6 +38,7 @@ atomically.
 from __future__ import annotations
 
 from sim.plots.calibration import plot_posterior_predictive
+from sim.plots.comparisons import plot_paired_differences
 from sim.plots.outcomes import (
     plot_cumulative_incidence,
     plot_outcome_probabilities,
@@ -62,6 +66,7 @@ __all__ = [
     "plot_cumulative_incidence",
     "plot_fan_chart",
     "plot_outcome_probabilities",
+    "plot_paired_differences",
     "plot_posterior_predictive",
     "plot_sensitivity",
     "plot_sweep_curve",

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from sim.plots.style import LABEL_SIZE, NOTE_SIZE, TICK_SIZE, TITLE_SIZE
+from sim.plots.style import LABEL_SIZE, NOTE_SIZE, TICK_SIZE, TITLE_SIZE, _new_figure
 
 _SIMULATED = {"edgecolor": "#0072B2", "hatch": "//", "linewidth": 1.2}
 _OBSERVED = {"color": "#D55E00", "marker": "D", "linestyle": "none", "markersize": 8}
@@ -30,7 +30,7 @@ def plot_posterior_predictive(checks: Mapping[str, Mapping[str, Any]], window: i
     and the number of acts answered in a history.
     """
     states = list(checks)
-    fig = Figure(figsize=(12.5, 3.4 * max(len(states), 1)), layout="constrained")
+    fig = _new_figure((12.5, 3.4 * max(len(states), 1)))
     axes = fig.subplots(max(len(states), 1), 3, squeeze=False)
     for row, sid in enumerate(states):
         c = checks[sid]

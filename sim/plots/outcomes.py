@@ -13,10 +13,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from matplotlib import dates as mdates
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.ticker import PercentFormatter
 
 from sim.outcome_classes import display_order, registered_outcomes
 from sim.plots.style import (
@@ -30,7 +32,7 @@ from sim.plots.style import (
     _style,
     _title,
 )
-from sim.plots.time_axis import _as_days, _check_dates, _date_axis
+from sim.plots.time_axis import _as_day, _as_days, _check_dates, _date_axis
 
 
 def _percent(p: float) -> str:
@@ -49,6 +51,9 @@ def _weeks_text(weeks: float) -> str:
 
 # ---------------------------------------------------------- cumulative incidence
 
+#: The outcome dated at the end of a quiet period (sim.outcome_classes.CalmTracker).
+_CALM = "de_escalation"
+
 
 def plot_cumulative_incidence(
     dates: Sequence[Any] | np.ndarray,
@@ -56,6 +61,8 @@ def plot_cumulative_incidence(
     runs: int,
     ax: Axes | None = None,
     title: str | None = None,
+    *,
+    quiet_period: str | None = None,
 ) -> Figure:
     """Share of runs that reached each outcome by each date, with 95% bands.
 
@@ -64,6 +71,13 @@ def plot_cumulative_incidence(
     reached it and its 95% (Wilson) interval. Outcomes compete: a run counts once, for
     its outcome at the horizon from the step it was reached, so the curves never add up
     to more than 1 and each ends at its outcome's share.
+
+    ``quiet_period`` (e.g. ``"26 weeks"``) is the scenario's quiet-period rule: a run
+    is counted as de-escalated only once it has been quiet that long (no hostile
+    measure announced, none pending), dated at the end of the quiet period, so runs
+    that fell quiet in the same week are all counted at once. Given it, the note under
+    the title says so, and the largest such jump of the de-escalation curve is marked
+    (when it holds at least 1% of the runs and a fifth of the curve's rise).
     """
     days = _as_days(dates)
     _check_dates(days)
@@ -119,13 +133,51 @@ def plot_cumulative_incidence(
         title_fontsize=NOTE_SIZE,
         framealpha=0.9,
     )
+    rule = ""
+    if quiet_period and _CALM in incidence:
+        rule = (
+            f"{_outcome_name(_CALM)} is counted only after {quiet_period} with no "
+            "hostile measure (and none pending), so runs that fell quiet in the same week "
+            "are counted together"
+        )
+        _mark_quiet_jump(ax, days, np.asarray(incidence[_CALM][0], dtype=float), quiet_period)
     _title(
         ax,
         title or "Cumulative incidence of the outcomes",
         f"{int(runs):,} run{'s' if int(runs) != 1 else ''}; each run counts once, for its "
         "outcome at the horizon, from the step it was reached",
+        rule,
     )
     return fig
+
+
+def _mark_quiet_jump(ax: Axes, days: np.ndarray, p: np.ndarray, quiet_period: str) -> None:
+    """An arrow to the de-escalation curve's largest one-step rise, if it is large; the
+    text on the side away from the legend (upper left) and the axes' edges."""
+    if p.size < 2:
+        return
+    rises = np.diff(p)
+    step = int(np.argmax(rises)) + 1
+    rise = float(rises[step - 1])
+    if rise < 0.01 or rise < 0.2 * float(p[-1] - p[0]):
+        return
+    x0, x1 = ax.get_xlim()
+    across = (mdates.date2num(days[step]) - x0) / (x1 - x0)
+    high = p[step] > 0.55  # text below the point, away from the top
+    ax.annotate(
+        f"{_percent(rise)} of runs at once:\ntheir {quiet_period} of quiet end",
+        xy=(days[step], p[step]),
+        xycoords="data",
+        xytext=(-14 if across > 0.7 else 14, -40 if high else 26),
+        textcoords="offset points",
+        ha="right" if across > 0.7 else "left",
+        va="top" if high else "bottom",
+        fontsize=NOTE_SIZE,
+        bbox=_TEXT_BOX,
+        arrowprops={"arrowstyle": "->", "color": "0.2", "linewidth": 1.0},
+        zorder=5,
+        gid="quiet_jump",
+    )
 
 
 # ------------------------------------------------------------ outcome bars
@@ -212,7 +264,8 @@ def plot_outcome_probabilities(
                 zorder=4,
             ).set_gid(f"value_{outcome}")
 
-    ax.set_xticks(centres, [textwrap.fill(label, 18) for label in labels])
+    wrap = 18 if len(labels) > 2 else 36  # a lone label may be a scenario's whole name
+    ax.set_xticks(centres, [textwrap.fill(label, wrap) for label in labels])
     ax.set_xlim(-0.6, len(labels) - 0.4)
     ax.tick_params(labelsize=TICK_SIZE)
     ax.set_ylim(0.0, 1.0)
@@ -251,18 +304,35 @@ def plot_time_to_outcome(
     ax: Axes | None = None,
     title: str | None = None,
     bins: int | Sequence[float] | np.ndarray | None = None,
+    *,
+    start: Any = None,
+    horizon_weeks: float | None = None,
+    runs: int | None = None,
 ) -> Figure:
-    """Histogram of the weeks from the forecast start to each outcome, median marked.
+    """When each outcome was reached: the share of its runs per week, median marked.
 
-    ``weeks`` maps an outcome to the weeks each run that reached it took (runs that did
-    not are left out). One step outline per outcome, with its own line style, on shared
-    bins (``bins``: a count or the edges; by default whole weeks, widened so there are
-    at most 40 bins); a vertical line marks each median, given in the legend with the
-    number of runs. Outcomes with no runs are skipped and named in the note under the
-    title; values that are not finite are dropped and counted there too.
+    ``weeks`` maps an outcome to the weeks each run that reached it took, from the
+    forecast start to the end of the step it was reached in (runs that did not are left
+    out). One step outline per outcome, with its own line style, on shared bins
+    (``bins``: a count or the edges, in weeks; by default whole weeks, widened so there
+    are at most 40 bins, from the forecast start to ``horizon_weeks`` if given). A bin
+    holds the runs reached after its left edge and by its right one. Each outline is
+    normalised to its outcome: the share of that outcome's runs reached in the bin,
+    divided by the bin's width in weeks, so a rare outcome is as readable as a common
+    one and every outline encloses 100%. A vertical line marks each median, given in
+    the legend with the number of runs (and their share of ``runs``, the total, if
+    given).
+
+    With ``start`` (the date of week 0, the forecast start) the x axis is a date axis,
+    as in the other figures over time, running to ``horizon_weeks`` when given.
+    Outcomes with no runs are skipped and named in the note under the title; values
+    that are not finite are dropped and counted there too.
     """
     if not weeks:
         raise ValueError("weeks: no outcomes to plot")
+    if horizon_weeks is not None and not (np.isfinite(horizon_weeks) and horizon_weeks > 0):
+        raise ValueError(f"horizon_weeks: expected a positive number, found {horizon_weeks!r}")
+    day0 = _as_day(start, "start") if start is not None else None
     data: dict[str, np.ndarray] = {}
     notes: list[str] = []
     dropped = 0
@@ -279,20 +349,30 @@ def plot_time_to_outcome(
         notes.append(f"{dropped:,} non-finite value{'s' if dropped != 1 else ''} dropped")
 
     fig, ax = _new_or_given(ax, (8.5, 5.2))
-    if present:
-        edges = _week_bins(np.concatenate(list(present.values())), bins)
+    edges = None
+    if present or horizon_weeks is not None:
+        everything = np.concatenate([np.zeros(0), *present.values()])
+        edges = _week_bins(everything, bins, horizon_weeks)
+    widths = np.diff(edges) if edges is not None else None
+
+    def x_of(week_values: np.ndarray | float) -> np.ndarray | float:
+        """Weeks from the forecast start as x coordinates (date numbers on a date axis)."""
+        if day0 is None:
+            return week_values
+        return mdates.date2num(day0) + np.asarray(week_values) * 7.0
+
     handles, labels, peak = [], [], 0.0
     order = {o: i for i, o in enumerate(data)}
     for outcome, array in present.items():
         style = _style(outcome, order[outcome])
-        counts, _ = np.histogram(array, bins=edges)
-        outside = array.size - int(counts.sum())
+        counts, outside = _right_closed_counts(array, edges)
         if outside:
             notes.append(f"{outside:,} {_outcome_name(outcome)} run(s) outside the bins")
-        peak = max(peak, float(counts.max()) if counts.size else 0.0)
+        share = counts / array.size / widths  # of this outcome's runs, per week
+        peak = max(peak, float(share.max()) if share.size else 0.0)
         steps = ax.stairs(
-            counts,
-            edges,
+            share,
+            x_of(edges),
             color=style["color"],
             linestyle=style["linestyle"],
             linewidth=2.0,
@@ -302,7 +382,7 @@ def plot_time_to_outcome(
         steps.set_gid(f"hist_{outcome}")
         median = float(np.median(array))
         vline = ax.axvline(
-            median,
+            x_of(median),
             color=style["color"],
             linestyle=style["linestyle"],
             linewidth=1.4,
@@ -314,14 +394,19 @@ def plot_time_to_outcome(
         handles.append(
             Line2D([], [], color=style["color"], linestyle=style["linestyle"], linewidth=2.0)
         )
+        when = f" ({day0 + np.timedelta64(round(median * 7), 'D')})" if day0 is not None else ""
+        of_all = f" ({_percent(array.size / runs)} of all)" if runs else ""
+        plural = "s" if array.size != 1 else ""
         labels.append(
-            f"{_outcome_name(outcome)}: median {_weeks_text(median)} weeks, n = {array.size:,}"
+            f"{_outcome_name(outcome)}: {array.size:,} run{plural}{of_all}, "
+            f"median {_weeks_text(median)} weeks{when}"
         )
 
+    if edges is not None:
+        ax.set_xlim(x_of(edges[0]), x_of(edges[-1]))
     if present:
-        ax.set_xlim(edges[0], edges[-1])
-        # room above the bars for the legend
-        ax.set_ylim(0.0, max(peak, 1.0) * (1.15 + 0.11 * (len(handles) + 1)))
+        # room above the outlines for the legend
+        ax.set_ylim(0.0, max(peak, 1e-9) * (1.15 + 0.11 * (len(handles) + 1)))
         ax.legend(
             handles,
             labels,
@@ -342,8 +427,22 @@ def plot_time_to_outcome(
             fontsize=NOTE_SIZE,
             color="0.3",
         )
-    ax.set_xlabel("Weeks from the forecast start", fontsize=LABEL_SIZE)
-    ax.set_ylabel("Runs", fontsize=LABEL_SIZE)
+    if edges is not None and present:
+        width = float(np.median(widths))
+        notes.insert(
+            0,
+            f"bins of {width:g} week{'s' if width != 1 else ''}; each run counted "
+            "once, for its outcome at the horizon",
+        )
+    if day0 is not None:
+        limits = ax.get_xlim()
+        _date_axis(ax, np.array([day0, day0 + np.timedelta64(7, "D")], dtype="datetime64[D]"))
+        ax.set_xlim(limits)
+        ax.set_xlabel("Date the outcome was reached (end of its step)", fontsize=LABEL_SIZE)
+    else:
+        ax.set_xlabel("Weeks from the forecast start", fontsize=LABEL_SIZE)
+    ax.set_ylabel("Share of the outcome's runs, per week", fontsize=LABEL_SIZE)
+    ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=None))
     ax.tick_params(labelsize=TICK_SIZE)
     ax.grid(True, axis="y", color="0.9", linewidth=0.8)
     ax.set_axisbelow(True)
@@ -351,15 +450,37 @@ def plot_time_to_outcome(
     return fig
 
 
-def _week_bins(values: np.ndarray, bins: int | Sequence[float] | np.ndarray | None) -> np.ndarray:
-    """Bin edges: as given; ``bins`` equal bins over the data; or whole weeks (<= 40 bins)."""
+def _right_closed_counts(values: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, int]:
+    """Counts per bin ``(edges[i], edges[i + 1]]`` (the first bin closed at both ends: a
+    value is the end of the step a run was reached in), and how many fell outside."""
+    index = np.searchsorted(edges, values, side="left") - 1
+    index[values == edges[0]] = 0
+    inside = (index >= 0) & (index < edges.size - 1)
+    counts = np.bincount(index[inside], minlength=edges.size - 1).astype(float)
+    return counts, int((~inside).sum())
+
+
+def _week_bins(
+    values: np.ndarray,
+    bins: int | Sequence[float] | np.ndarray | None,
+    horizon_weeks: float | None = None,
+) -> np.ndarray:
+    """Bin edges: as given; ``bins`` equal bins; or whole weeks (<= 40 bins). Over the
+    forecast (0 to ``horizon_weeks``) if given, else over the values."""
     if bins is not None and not np.isscalar(bins):
         edges = np.asarray(bins, dtype=float)
         if edges.ndim != 1 or edges.size < 2 or not (np.diff(edges) > 0).all():
             raise ValueError("bins: expected increasing bin edges")
         return edges
-    low, high = float(np.floor(min(values.min(), 0.0))), float(np.ceil(values.max()))
+    if horizon_weeks is not None:
+        low, high = 0.0, float(horizon_weeks)
+    else:
+        low = float(np.floor(min(values.min(), 0.0)))
+        high = float(np.ceil(values.max()))
+    high = max(high, low + 1.0)
     if bins is not None:
-        return np.linspace(low, max(high, low + 1.0), int(bins) + 1)
+        return np.linspace(low, high, int(bins) + 1)
     width = max(1.0, float(np.ceil((high - low) / 40)))
-    return np.arange(low, high + width + 1e-9, width)
+    edges = np.arange(low, high, width)
+    # the last bin ends at the horizon (it may be narrower: its share is per week)
+    return np.append(edges, high)

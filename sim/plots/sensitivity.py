@@ -16,6 +16,7 @@ from sim.plots.style import (
     NOTE_SIZE,
     TICK_SIZE,
     TITLE_SIZE,
+    _new_figure,
     _root_figure,
     _slant,
     outcome_label,
@@ -47,7 +48,7 @@ def plot_sensitivity(
     if ax is None:
         n_params = max(len(t) for t in tables.values())
         width = min(18.0, max(6.5, len(outcomes) * (1.6 + 0.75 * n_params)))
-        fig = Figure(figsize=(width, 4.8), layout="constrained")
+        fig = _new_figure((width, 4.8))
         axes = list(fig.subplots(1, len(outcomes), sharey=True, squeeze=False)[0])
     else:
         axes = [ax] if isinstance(ax, Axes) else list(ax)

@@ -7,10 +7,15 @@ swept parameter named by its dotted path, ``status``, and for each outcome
 status is not ``"ok"`` (or whose probabilities are missing) are skipped, and the title
 says how many were. The swept values go on a numeric (linear or log) or categorical
 axis (:class:`_SweepAxis`).
+
+Given the scenario the sweep ran on, each axis also says what its parameter is (the
+description its policy declares, :func:`param_description`) and marks the scenario's
+own value of it (:func:`scenario_value`).
 """
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,18 +28,23 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import NullLocator
 
+from sim.distributions import Distribution
 from sim.plots.style import (
     CMAP,
     LABEL_SIZE,
     NOTE_SIZE,
     TICK_SIZE,
+    _legend_below,
+    _new_figure,
     _root_figure,
     _slant,
     _style,
     _title,
     outcome_label,
     param_label,
+    scenario_title,
 )
+from sim.policies import POLICIES
 
 #: Largest grid whose cells are annotated with their probability.
 _ANNOTATE_MAX_CELLS = 80
@@ -74,6 +84,139 @@ def _runs_note(rows: pd.DataFrame) -> str:
     if len(runs) > 1:
         return f"{int(runs.min()):,}-{int(runs.max()):,} runs per point"
     return ""
+
+
+# ---------------------------------------------------------------------------
+# What a swept parameter is, and its value in the scenario
+# ---------------------------------------------------------------------------
+
+
+def _policy_path(path: str) -> tuple[str, str | None, str] | None:
+    """(state, counterpart or None, parameter) of ``states.<s>.policy.<p>`` or
+    ``states.<s>.toward.<other>.<p>``; None for any other path."""
+    parts = str(path).split(".")
+    if len(parts) == 4 and parts[0] == "states" and parts[2] == "policy":
+        return parts[1], None, parts[3]
+    if len(parts) == 5 and parts[0] == "states" and parts[2] == "toward":
+        return parts[1], parts[3], parts[4]
+    return None
+
+
+def _relations(scenario: Any, sid: str, other: str | None) -> list[dict[str, Any]]:
+    state = scenario.states.get(sid) if scenario is not None else None
+    if state is None:
+        return []
+    if other is not None:
+        return [state.policies[other]] if other in state.policies else []
+    return list(state.policies.values())
+
+
+def param_description(path: str, scenario: Any = None) -> str:
+    """What a swept policy parameter means: the ``doc`` its policy declares (its
+    :class:`sim.policies.Param`), read for the state's policy kind in ``scenario``, or,
+    without one, the description every policy having that parameter gives. Empty if
+    there is none (a path outside the policies, or policies that disagree)."""
+    found = _policy_path(path)
+    if found is None:
+        return ""
+    sid, other, key = found
+    kinds = {values.get("kind") for values in _relations(scenario, sid, other)}
+    kinds = {kind for kind in kinds if kind in POLICIES} or set(POLICIES)
+    docs = {POLICIES[k].all_params()[key].doc for k in kinds if key in POLICIES[k].all_params()}
+    return docs.pop() if len(docs) == 1 else ""
+
+
+def scenario_value(path: str, scenario: Any) -> Any:
+    """The scenario's own value at a dotted path (a policy's default when the file does
+    not set it), or None when it has none to show: drawn per run from a distribution,
+    different toward different counterparts, or not found."""
+    if scenario is None:
+        return None
+    found = _policy_path(path)
+    if found is not None:
+        sid, other, key = found
+        values = []
+        for relation in _relations(scenario, sid, other):
+            kind = relation.get("kind")
+            params = POLICIES[kind].all_params() if kind in POLICIES else {}
+            if key in relation:
+                values.append(relation[key])
+            elif key in params:
+                values.append(params[key].default)
+        if not values or any(isinstance(v, Distribution) for v in values):
+            return None
+        return values[0] if all(v == values[0] for v in values) else None
+    node: Any = scenario.raw
+    for part in str(path).split("."):
+        if not isinstance(node, dict) or part not in node:
+            node = None
+            break
+        node = node[part]
+    if node is None:
+        head, _, rest = str(path).partition(".")
+        if head == "outcomes":  # a default the file left out
+            node = getattr(scenario.outcomes, rest, None)
+        elif head == "missions" and rest.count(".") == 1:
+            mid, field = rest.split(".")
+            mission = scenario.missions.get(mid)
+            node = getattr(mission, field, None) if mission is not None else None
+    if isinstance(node, Distribution | dict | list):
+        return None
+    return node
+
+
+def _axis_label(path: str, scenario: Any, width: int = 60) -> str:
+    """The parameter's name, its dotted path, and on the next lines what it means."""
+    label = f"{param_label(path, scenario)} ({path})"
+    doc = param_description(path, scenario)
+    return f"{label}\n{textwrap.fill(doc, width)}" if doc else label
+
+
+def _baseline(axis: _SweepAxis, value: Any) -> float | None:
+    """Where the scenario's value falls on the axis; None if it is not on it."""
+    if value is None or isinstance(value, bool):
+        return None
+    if axis.categorical:
+        index = axis.index.get(str(value))
+        return None if index is None else float(axis.centres[index])
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if axis.edges[0] <= number <= axis.edges[-1] else None
+
+
+#: How far (points) a cell's number must be from the scenario's star to stay put: the
+#: star's radius and half the number's width or height, with a margin.
+_STAR_CLEAR_X, _STAR_CLEAR_Y = 24.0, 15.0
+
+
+def _points_on(
+    ax: Axes, fig: Figure, x_axis: _SweepAxis, x: float, y_axis: _SweepAxis, y: float
+) -> tuple[float, float]:
+    """A data point's position in points from the axes' lower left corner (the axes'
+    size estimated before layout, which changes it little)."""
+    box = ax.get_position()
+    width, height = fig.get_figwidth() * box.width * 72.0, fig.get_figheight() * box.height * 72.0
+    return _fraction(x_axis, x) * width, _fraction(y_axis, y) * height
+
+
+def _fraction(axis: _SweepAxis, value: float) -> float:
+    """Where ``value`` falls between the axis's first and last edge (0 to 1)."""
+    low, high = axis.edges[0], axis.edges[-1]
+    if axis.scale == "log":
+        return float(np.log(value / low) / np.log(high / low))
+    return float((value - low) / (high - low))
+
+
+def _baseline_note(path: str, value: Any, position: float | None, scenario: Any) -> str:
+    if value is None or position is not None:
+        return ""
+    return f"the scenario's {param_label(path, scenario)}, {_value_text(value)}, is off the axis"
+
+
+def _value_text(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, int | float) else str(value)
 
 
 # ---------------------------------------------------------------------------
@@ -199,6 +342,7 @@ def plot_sweep_heatmap(
     annotate: bool | None = None,
     xscale: str | None = None,
     yscale: str | None = None,
+    scenario: Any = None,
 ) -> Figure:
     """Heatmap of P(outcome) over a two-parameter sweep grid, with its P = 0.5 contour.
 
@@ -207,7 +351,9 @@ def plot_sweep_heatmap(
     axis when the values look log-spaced, or as ``xscale``/``yscale`` say); string
     values become ordered categories. Failed points and grid cells without a point
     are left blank. ``annotate`` writes each cell's probability in it (default: when
-    the grid has at most 80 cells).
+    the grid has at most 80 cells). Given the ``scenario`` the sweep ran on, each axis
+    says what its parameter means, and the scenario's own values are marked: a star
+    where both are on the axes, a line where one is (:func:`scenario_value`).
     """
     p_col = f"p_{outcome}"
     _require(points, [x, y, p_col])
@@ -229,7 +375,7 @@ def plot_sweep_heatmap(
         )
 
     if ax is None:
-        fig = Figure(figsize=(7.5, 5.8), layout="constrained")
+        fig = _new_figure((7.5, 6.4))
         ax = fig.add_subplot()
     else:
         fig = _root_figure(ax)
@@ -242,6 +388,11 @@ def plot_sweep_heatmap(
     cbar.set_label(label, fontsize=LABEL_SIZE)
     cbar.ax.tick_params(labelsize=TICK_SIZE)
 
+    x_value, y_value = scenario_value(x, scenario), scenario_value(y, scenario)
+    x_at, y_at = _baseline(x_axis, x_value), _baseline(y_axis, y_value)
+    star = None  # where the scenario's star goes, in points from the axes' corner
+    if x_at is not None and y_at is not None:
+        star = _points_on(ax, fig, x_axis, x_at, y_axis, y_at)
     if annotate is None:
         annotate = grid.size <= _ANNOTATE_MAX_CELLS
     if annotate:
@@ -251,18 +402,25 @@ def plot_sweep_heatmap(
                 continue
             r, g, b, _ = cmap(value)
             dark = 0.299 * r + 0.587 * g + 0.114 * b < 0.5
-            ax.text(
-                x_axis.centres[ix],
-                y_axis.centres[iy],
+            shift, va = 0, "center"
+            if star is not None:  # a number the star would cover moves above or below it
+                cx, cy = _points_on(ax, fig, x_axis, x_axis.centres[ix], y_axis, y_axis.centres[iy])
+                if abs(cx - star[0]) < _STAR_CLEAR_X and abs(cy - star[1]) < _STAR_CLEAR_Y:
+                    shift, va = (-11, "top") if star[1] >= cy else (11, "bottom")
+            ax.annotate(
                 f"{value:.2f}",
+                xy=(x_axis.centres[ix], y_axis.centres[iy]),
+                xytext=(0, shift),
+                textcoords="offset points",
                 ha="center",
-                va="center",
+                va=va,
                 fontsize=9,
                 color="white" if dark else "black",
             )
 
     values = grid.compressed()
     crosses = values.size > 0 and values.min() < 0.5 < values.max()
+    handles, labels = [], []
     if crosses and grid.shape[0] >= 2 and grid.shape[1] >= 2:
         stroke = [patheffects.withStroke(linewidth=4.5, foreground="black")]
         contour = ax.contour(
@@ -270,30 +428,49 @@ def plot_sweep_heatmap(
         )
         contour.set_path_effects(stroke)
         cbar.add_lines(contour)
-        proxy = Line2D([], [], color="white", linewidth=2.2, path_effects=stroke)
-        ax.legend(
-            [proxy],
-            ["P = 0.5"],
-            loc="upper right",
-            bbox_to_anchor=(1.0, -0.07),
-            fontsize=NOTE_SIZE,
-            frameon=False,
-            handlelength=2.5,
-        )
+        handles.append(Line2D([], [], color="white", linewidth=2.2, path_effects=stroke))
+        labels.append("P = 0.5")
 
-    _apply_axis(ax, x_axis, "x", param_label(x))
-    _apply_axis(ax, y_axis, "y", param_label(y))
+    mark = {"color": "black", "linewidth": 1.6, "linestyle": (0, (1, 1.5)), "zorder": 4}
+    if x_at is not None and y_at is not None:
+        ax.plot(
+            [x_at], [y_at], linestyle="none", marker="*", markersize=17, color="white",
+            markeredgecolor="black", markeredgewidth=1.2, zorder=5, gid="scenario_value",
+        )  # fmt: skip
+        handles.append(
+            Line2D([], [], linestyle="none", marker="*", markersize=13, color="white",
+                   markeredgecolor="black", markeredgewidth=1.2)
+        )  # fmt: skip
+        labels.append(
+            f"scenario's values: {param_label(x, scenario)} {_value_text(x_value)}, "
+            f"{param_label(y, scenario)} {_value_text(y_value)}"
+        )
+    elif x_at is not None or y_at is not None:
+        line = ax.axvline(x_at, **mark) if x_at is not None else ax.axhline(y_at, **mark)
+        line.set_gid("scenario_value")
+        handles.append(Line2D([], [], **mark))
+        labels.append(f"scenario value: {_value_text(x_value if x_at is not None else y_value)}")
+    _apply_axis(ax, x_axis, "x", _axis_label(x, scenario))
+    _apply_axis(ax, y_axis, "y", _axis_label(y, scenario, 45))
     ax.set_xlim(x_axis.edges[0], x_axis.edges[-1])
     ax.set_ylim(y_axis.edges[0], y_axis.edges[-1])
+    if handles:  # under the x axis: the colour bar is on the right
+        _legend_below(
+            ax, handles, labels, ncols=len(handles), fontsize=NOTE_SIZE, frameon=False,
+            handlelength=2.5,
+        )  # fmt: skip
     side = ""
     if values.size and not crosses:
         side = f"{label} {'≥' if values.min() >= 0.5 else '≤'} 0.5 everywhere"
     _title(
         ax,
-        f"{label} over {param_label(x)} × {param_label(y)}",
+        f"{label} over {param_label(x, scenario)} × {param_label(y, scenario)}",
+        scenario_title(scenario) if scenario is not None else "",
         _runs_note(rows),
         _skipped_note(skipped, "grey cells"),
         side,
+        _baseline_note(x, x_value, x_at, scenario),
+        _baseline_note(y, y_value, y_at, scenario),
     )
     return fig
 
@@ -305,6 +482,7 @@ def plot_sweep_curve(
     ax: Axes | None = None,
     *,
     xscale: str | None = None,
+    scenario: Any = None,
 ) -> Figure:
     """P(outcome) against one swept parameter, with a shaded 95% interval per outcome.
 
@@ -312,6 +490,8 @@ def plot_sweep_curve(
     greyscale), the band between ``ci95_low_<outcome>`` and ``ci95_high_<outcome>``
     (Wilson), y from 0 to 1. String values of ``x`` become ordered categories;
     numeric ones go on a log axis when they look log-spaced (or as ``xscale`` says).
+    Given the ``scenario`` the sweep ran on, the axis says what the parameter means and
+    a vertical line marks the scenario's own value (:func:`scenario_value`).
     """
     outcomes = list(outcomes)
     if not outcomes:
@@ -331,7 +511,7 @@ def plot_sweep_curve(
     xs = x_axis.centres[rows["_pos"].to_numpy()]
 
     if ax is None:
-        fig = Figure(figsize=(7.5, 5.0), layout="constrained")
+        fig = _new_figure((7.5, 5.4))
         ax = fig.add_subplot()
     else:
         fig = _root_figure(ax)
@@ -366,10 +546,18 @@ def plot_sweep_curve(
         handles.append(Line2D([], [], color="0.55", linestyle=(0, (1, 2)), linewidth=1.2))
         labels.append("failed point (skipped)")
 
+    value = scenario_value(x, scenario)
+    at = _baseline(x_axis, value)
+    if at is not None:
+        mark = {"color": "black", "linewidth": 1.6, "linestyle": (0, (1, 1.5))}
+        ax.axvline(at, zorder=4, gid="scenario_value", **mark)
+        handles.append(Line2D([], [], **mark))
+        labels.append(f"scenario value: {_value_text(value)}")
+
     ax.set_ylim(0.0, 1.0)
     ax.set_ylabel("Probability", fontsize=LABEL_SIZE)
     ax.tick_params(axis="y", labelsize=TICK_SIZE)
-    _apply_axis(ax, x_axis, "x", param_label(x))
+    _apply_axis(ax, x_axis, "x", _axis_label(x, scenario))
     if x_axis.categorical:
         ax.set_xlim(x_axis.edges[0] + 0.3, x_axis.edges[-1] - 0.3)
     ax.grid(True, color="0.9", linewidth=0.8)
@@ -385,8 +573,10 @@ def plot_sweep_curve(
     )
     _title(
         ax,
-        f"Outcome probabilities against {param_label(x)}",
+        f"Outcome probabilities against {param_label(x, scenario)}",
+        scenario_title(scenario) if scenario is not None else "",
         _runs_note(rows),
-        _skipped_note(skipped, "dotted lines"),
+        _skipped_note(skipped, "dotted grey lines"),
+        _baseline_note(x, value, at, scenario),
     )
     return fig
