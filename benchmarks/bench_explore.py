@@ -170,7 +170,9 @@ def main() -> None:
         RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
         doc = DOC.read_text()
         block = f"<!-- explore-figures -->\n{text}\n<!-- /explore-figures -->"
-        doc = re.sub(r"<!-- explore-figures -->.*?<!-- /explore-figures -->", block, doc, flags=re.S)
+        doc = re.sub(
+            r"<!-- explore-figures -->.*?<!-- /explore-figures -->", block, doc, flags=re.S
+        )
         DOC.write_text(doc)
 
 

@@ -221,11 +221,7 @@ def write_results(
         # What-if events added to the scenario's own (--event, --take-offer); they are
         # also in scenario.toml, in date order among the others.
         **({"events_added": summary["events_added"]} if summary.get("events_added") else {}),
-        **(
-            {"events_dropped": summary["events_dropped"]}
-            if summary.get("events_dropped")
-            else {}
-        ),
+        **({"events_dropped": summary["events_dropped"]} if summary.get("events_dropped") else {}),
         "seed": ensemble.seed,
         "runs": ensemble.n_runs,
         "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
