@@ -79,10 +79,34 @@ def _server_seconds(page) -> float:
     return float(DONE.match(page.get_by_text(DONE).inner_text().strip()).group(1))
 
 
+def standalone(repeats: int = 3) -> float:
+    """The server's work for one change, timed in this process alone (no page, no
+    browser): the changed ensemble, the paired table and the chart data."""
+    from sim.explore import app
+    from sim.explore.session import Explorer, Settings
+
+    explorer = Explorer(ROOT / SCENARIO)
+    explorer.compute(Settings())
+    times = []
+    for i in range(repeats):
+        settings = (
+            Settings().with_dropped(9, True).with_override("states.us.policy.ratio", 1 + i / 100)
+        )
+        t0 = time.perf_counter()
+        base, variant = explorer.compute(settings)
+        explorer.table(base, variant)
+        app.incidence_chart(variant)
+        app.fan_chart(variant, base)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
 def measure(changes: int, shots: Path | None) -> dict:
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=120_000)
+    load_before = os.getloadavg()[0]
+    alone = standalone()
     port = _free_port()
     server = _start(port)
     times, server_times, kinds = [], [], []
@@ -134,8 +158,14 @@ def measure(changes: int, shots: Path | None) -> dict:
         "median_s": round(statistics.median(times), 3),
         "max_s": round(max(times), 3),
         "first_page_s": round(first, 3),
+        "server_work_alone_s": round(alone, 3),
         "budget_s": 2.0,
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        # other work on the machine slows both the server and the browser
+        "load_average_1min": {
+            "before": round(load_before, 2),
+            "after": round(os.getloadavg()[0], 2),
+        },
         "measured_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
 
@@ -151,8 +181,11 @@ def summary_text(figures: dict) -> str:
         f"{figures['median_s']:.2f} s (median of {n} changes; slowest "
         f"{figures['max_s']:.2f} s; {within} of {n} within the "
         f"{figures['budget_s']:.0f}-second budget), of which the server's part "
-        f"(ensemble, paired table, chart data) is {server:.2f} s. The first page, with "
-        f"the baseline's ensemble, takes {figures['first_page_s']:.1f} s."
+        f"(ensemble, paired table, chart data) is {server:.2f} s; the same work alone in one "
+        f"process, with no page or browser, takes {figures['server_work_alone_s']:.2f} s. "
+        "The first page, with "
+        f"the baseline's ensemble, takes {figures['first_page_s']:.1f} s (load average "
+        f"{figures['load_average_1min']['before']:.2f} before the run)."
     )
 
 

@@ -18,6 +18,7 @@ in ``LAZY_UPWARD`` with the reason. The engine has none.
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -60,9 +61,16 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+@functools.cache
+def parse(path: Path) -> ast.Module:
+    """The file's syntax tree (parsed once per session: the tests below read each file
+    several times)."""
+    return ast.parse(path.read_text())
+
+
 def imports(path: Path) -> list[tuple[str, bool]]:
     """(imported sim module, at module level?) for each import in the file."""
-    tree = ast.parse(path.read_text())
+    tree = parse(path)
     top = set()
     for node in tree.body:
         for sub in ast.walk(node) if isinstance(node, ast.If | ast.Try) else [node]:
@@ -89,7 +97,7 @@ def imports(path: Path) -> list[tuple[str, bool]]:
 def type_checking_only(path: Path) -> set[str]:
     """Modules imported only under ``if TYPE_CHECKING:`` (never at run time)."""
     out = set()
-    for node in ast.parse(path.read_text()).body:
+    for node in parse(path).body:
         if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
             for sub in ast.walk(node):
                 if isinstance(sub, ast.ImportFrom) and sub.module:
@@ -127,14 +135,10 @@ def test_the_engine_reaches_nothing_above_it():
 def test_no_cycle_at_import_time():
     """Modules do not import each other when loaded (a package and its own submodules
     aside: a registry package imports the modules that register into it)."""
-    graph = {
-        name: {
-            m
-            for m, top in imports(path)
-            if top and m in MODULES and m not in type_checking_only(path)
-        }
-        for name, path in MODULES.items()
-    }
+    graph = {}
+    for name, path in MODULES.items():
+        skip = type_checking_only(path)
+        graph[name] = {m for m, top in imports(path) if top and m in MODULES and m not in skip}
 
     def own(a: str, b: str) -> bool:
         return b.startswith(a + ".") or a.startswith(b + ".")

@@ -3,7 +3,9 @@ file, perceiving recent history at the forecast start, and a small end-to-end ru
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import io
 import math
 import tomllib
 from pathlib import Path
@@ -153,17 +155,34 @@ class TestRecall:
         assert staff(run(self._scenario(7)), "b_in_a")[-1] == 100
 
 
+@pytest.fixture(scope="module")
+def small_backtest(tmp_path_factory):
+    """``backtest`` run once from the command line, and the calibration of each window it
+    made (kept by watching ``cal.calibrate``, which the backtest calls once per window)."""
+    out = tmp_path_factory.mktemp("backtest") / "bt"
+    made = []
+    real = cal.calibrate
+
+    def watched(*args, **kwargs):
+        made.append(real(*args, **kwargs))
+        return made[-1]
+
+    printed = io.StringIO()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(cal, "calibrate", watched)
+        with contextlib.redirect_stdout(printed):
+            args = ["backtest", str(QUESTIONS), "--runs", "300", "--particles", "60"]
+            code = main([*args, "--out", str(out)])
+    return code, out, printed.getvalue(), made
+
+
 class TestEndToEnd:
-    def test_small_backtest_and_command_line(self, tmp_path, capsys):
-        out = tmp_path / "bt"
-        code = main(
-            ["backtest", str(QUESTIONS), "--runs", "300", "--particles", "60", "--out", str(out)]
-        )
+    def test_small_backtest_and_command_line(self, small_backtest):
+        code, out, printed, _ = small_backtest
         assert code == 0
         names = {p.name for p in out.iterdir()}
         assert {"answers.csv", "scores.csv", "backtest.json"} <= names
         assert {"fitted_2021.toml", "fitted_2022.toml"} <= names
-        printed = capsys.readouterr().out
         assert "q2021_expel_any_h1" in printed and "Brier" in printed
         import pandas as pd
 
@@ -175,18 +194,23 @@ class TestEndToEnd:
         assert scores.loc["all", "brier_diff_se"] == pytest.approx(diff.std() / 10**0.5)
         assert ((answers["p_model"] > 0) & (answers["p_model"] < 1)).all()
 
-    def test_forecast_scenario_has_no_events_after_the_cutoff(self):
+    def test_forecast_scenario_has_no_events_after_the_cutoff(self, small_backtest):
         _, windows, _ = bt.load_questions(QUESTIONS)
-        from sim.scenario import load_scenario
-
-        replay = load_scenario(ROOT / "scenarios" / "us_russia_2016_2023_replay.toml")
         window = windows[1]
-        calibration = cal.calibrate(
-            replay,
-            until=window.cutoff,
-            settings=cal.SMCSettings(particles=60, generations=2),
-            seed=1,
-        )
+        # The small backtest's calibration up to this window's cut-off (60 particles).
+        made = [c for c in small_backtest[3] if c.until == window.cutoff]
+        if made:
+            calibration = made[0]
+        else:  # the backtest no longer calls cal.calibrate: calibrate here
+            from sim.scenario import load_scenario
+
+            replay = load_scenario(ROOT / "scenarios" / "us_russia_2016_2023_replay.toml")
+            calibration = cal.calibrate(
+                replay,
+                until=window.cutoff,
+                settings=cal.SMCSettings(particles=60, generations=2),
+                seed=1,
+            )
         sc = bt.forecast_scenario(calibration, window, runs=10)
         assert max(e.date for e in sc.events) <= window.cutoff
         assert sc.forecast_start == dt.date(2021, 12, 1)

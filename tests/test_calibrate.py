@@ -3,7 +3,9 @@ against closed-form posteriors, recovery of known parameters, outputs and the CL
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import io
 import json
 import math
 import tomllib
@@ -207,6 +209,28 @@ TRUTH = {
 }
 
 
+@pytest.fixture(scope="module")
+def recovery():
+    """The coverage study of TestRecovery, and the calibration of each of its histories.
+
+    The study calibrates six synthetic histories (a minute of simulation); the fits it
+    makes are kept, by watching ``calibrate``, so that the narrowing test reads one of
+    them rather than calibrating a seventh history of the same kind.
+    """
+    fits = []
+    real = cal.calibrate
+
+    def watched(*args, **kwargs):
+        fits.append(real(*args, **kwargs))
+        return fits[-1]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(cal, "calibrate", watched)
+        study = cal.coverage_study(_beta_binomial_scenario(16, 20), "a", TRUTH, 6, FAST)
+    assert len(fits) == 6  # one calibration per history, in order
+    return study, fits
+
+
 class TestRecovery:
     """Histories of 16 acts, 20 weeks apart (so that initiatives fall outside the answer
     windows), answered with known parameters: the 90% intervals cover them.
@@ -214,19 +238,23 @@ class TestRecovery:
     benchmarks/bench_calibrate.py --coverage N measures the coverage on more histories.
     """
 
-    def test_coverage_of_90_percent_intervals(self):
-        study = cal.coverage_study(_beta_binomial_scenario(16, 20), "a", TRUTH, 6, FAST)
+    def test_coverage_of_90_percent_intervals(self, recovery):
+        study, _ = recovery
         assert len(study) == 6 * len(cal.CALIBRATED)
         coverage = study["covered_90"].mean()
         # Nominal 0.9 over 30 intervals; 0.75 is over two and a half binomial SEs below
         # it (benchmarks/bench_calibrate.py --coverage measures 95% on 200 intervals).
         assert coverage >= 0.75, study
 
-    def test_informative_history_narrows_the_response_probability(self):
-        sc = _beta_binomial_scenario(16, 20)
-        history = cal.synthetic_history(sc, "a", TRUTH, run=0, seed=1)
+    def test_informative_history_narrows_the_response_probability(self, recovery):
+        # The first history of the study: simulated with TRUTH (run 0), calibrated with
+        # the FAST settings and seed 0 by coverage_study itself.
+        _, fits = recovery
+        result = fits[0]
+        history = result.fits["a"].record
         assert history.responded.sum() > 0
-        result = cal.calibrate(sc, states=["a"], history={"a": history}, settings=FAST, seed=0)
+        assert result.fits["a"].params == list(cal.CALIBRATED)
+        assert result.settings == FAST and result.seed == 0
         row = result.table().set_index("parameter").loc["respond_prob"]
         assert row["q95"] - row["q05"] < 0.7  # the prior's 90% interval is 0.9 wide
 
@@ -417,12 +445,63 @@ class TestOtherPolicy:
 
 
 # ------------------------------------------------------------------ outputs
+def _calibrate_args(out: Path, fitted: Path) -> list[str]:
+    return [
+        "calibrate",
+        str(REPLAY),
+        "--until",
+        "2020-12-31",
+        "--particles",
+        "100",
+        "--generations",
+        "3",
+        "--out",
+        str(out),
+        "--write-scenario",
+        str(fitted),
+    ]
+
+
 @pytest.fixture(scope="module")
-def us_russia_2020():
-    # The tests below read the outputs' form, not the posterior: a small population.
-    sc = load_scenario(REPLAY)
-    settings = cal.SMCSettings(particles=100, generations=3, batch=2048)
-    return cal.calibrate(sc, until=dt.date(2020, 12, 31), settings=settings, seed=2)
+def calibrate_command(tmp_path_factory):
+    """``calibrate`` run once from the command line (TestCommandLine reads what it wrote
+    and printed), and the calibration it made (TestFittedScenario reads its outputs' form,
+    not the posterior: a small population, 100 particles and 3 generations)."""
+    tmp = tmp_path_factory.mktemp("calibrate")
+    out, fitted = tmp / "cal", tmp / "fitted.toml"
+    made = []
+    real = cal.calibrate
+
+    def watched(*args, **kwargs):
+        made.append(real(*args, **kwargs))
+        return made[-1]
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(cal, "calibrate", watched)
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            code = main(_calibrate_args(out, fitted))
+    if len(made) == 1:
+        result = made[0]
+    else:  # the command no longer calls cal.calibrate: make the same calibration here
+        result = cal.calibrate(
+            load_scenario(REPLAY),
+            until=dt.date(2020, 12, 31),
+            settings=cal.SMCSettings(particles=100, generations=3),
+        )
+    return {
+        "code": code,
+        "out": out,
+        "fitted": fitted,
+        "stdout": stdout.getvalue(),
+        "stderr": stderr.getvalue(),
+        "calibration": result,
+    }
+
+
+@pytest.fixture(scope="module")
+def us_russia_2020(calibrate_command):
+    return calibrate_command["calibration"]
 
 
 class TestFittedScenario:
@@ -488,30 +567,17 @@ class TestFixAndPriors:
 
 
 class TestCommandLine:
-    def test_calibrate_writes_results_and_scenario(self, tmp_path, capsys):
-        out, fitted = tmp_path / "cal", tmp_path / "fitted.toml"
-        args = [
-            "calibrate",
-            str(REPLAY),
-            "--until",
-            "2020-12-31",
-            "--particles",
-            "100",
-            "--generations",
-            "3",
-            "--out",
-            str(out),
-            "--write-scenario",
-            str(fitted),
-        ]
-        assert main(args) == 0
+    def test_calibrate_writes_results_and_scenario(self, calibrate_command, capsys):
+        run = calibrate_command
+        out, fitted = run["out"], run["fitted"]
+        assert run["code"] == 0, run["stderr"]
         names = {p.name for p in out.iterdir()}
         assert {"posterior.csv", "posterior_summary.csv", "calibration.json"} <= names
         assert "posterior_predictive.png" in names
         assert load_scenario(fitted).forecast_start == dt.date(2021, 1, 1)
-        assert "respond_prob" in capsys.readouterr().out
+        assert "respond_prob" in run["stdout"]
         # Never overwrite silently.
-        assert main(args) == 2
+        assert main(_calibrate_args(out, fitted)) == 2
         assert "exists" in capsys.readouterr().err
 
     @pytest.mark.parametrize(

@@ -102,7 +102,9 @@ def test_refused_with_what_it_needs_and_what_to_do(capsys, monkeypatch):
 
 def test_trajectories_that_do_not_fit_suggest_dropping_them(capsys, monkeypatch, tmp_path):
     sc = load_scenario(MAIN)
-    runs = 20_000
+    # Every figure below is proportional to the runs (the budget too, so the planned
+    # blocks are ~1/18 of the runs at any size): 2,000 runs decide as 20,000 did.
+    runs = 2_000
     est = resources.estimate(sc, runs, 16_384, keep_trajectories=True, writing=True, budget=2**40)
     # Enough without them (a block takes at most a quarter of it), not with them.
     budget = int((est.results + est.trajectories / 2) / (1 - resources.BLOCK_BUDGET_SHARE))
@@ -125,8 +127,10 @@ def test_an_event_record_that_does_not_fit_suggests_dropping_it(capsys, monkeypa
     """The record's rows per run are measured on a pilot; a record that would not fit is
     refused before anything is made, with --no-events as the way out."""
     sc = load_scenario(MAIN)
-    runs = 20_000
-    block = 2_000  # small blocks, so that the record, not a block, decides
+    # Every figure below is proportional to the runs and the block: 2,000 runs in
+    # blocks of 200 decide as 20,000 in blocks of 2,000 did.
+    runs = 2_000
+    block = 200  # small blocks, so that the record, not a block, decides
     est = resources.estimate(sc, runs, block, keep_events=True, writing=True, budget=2**40)
     rows = resources.events_per_run(sc)
     assert est.events >= runs * rows * resources.EVENT_ROW_BYTES
@@ -294,8 +298,35 @@ def test_a_killed_run_is_marked_incomplete(tmp_path, capsys):
     )
 
 
+def _pool_workers_ignore_sigint(pgid: int) -> bool:
+    """The sweep's two pool workers are up and ignore Ctrl-C (their initializer ran).
+
+    They are the processes of the sweep's process group whose parent is not the sweep
+    itself (the forkserver's children); /proc/PID/status lists the signals ignored.
+    """
+    workers = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            ppid, group = int(fields[1]), int(fields[2])
+            if group != pgid or int(entry.name) == pgid or ppid == pgid:
+                continue
+            status = (entry / "status").read_text().splitlines()
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+        ignored = next(line for line in status if line.startswith("SigIgn:")).split()[1]
+        workers.append(bool(int(ignored, 16) & (1 << (signal.SIGINT - 1))))
+    return len(workers) >= 2 and all(workers)
+
+
 @pytest.mark.parametrize("group", [False, True], ids=["parent only", "process group"])
 def test_ctrl_c_during_a_process_pool_sweep(tmp_path, group):
+    """Points alternate between one step (even points, a fraction of a second) and the
+    scenario's 104 (odd points, seconds of work each): the first finished point comes
+    early, and when Ctrl-C is sent a worker has a long point ahead of it (an interrupt
+    that waited for the running points would take longer than STOP_LIMIT)."""
     out = tmp_path / "sweep"
     proc = _start(
         [
@@ -303,6 +334,8 @@ def test_ctrl_c_during_a_process_pool_sweep(tmp_path, group):
             TEACHING,
             "--param",
             "states.alpha.policy.noise=0:1:41",
+            "--param",
+            "scenario.horizon_steps=1,104",
             "--runs",
             "150000",
             "--workers",
@@ -313,8 +346,17 @@ def test_ctrl_c_during_a_process_pool_sweep(tmp_path, group):
         ],
         ROOT,
     )
-    # a finished point (*.json), not a point still being written (a hidden temporary file)
-    assert _wait_for(lambda: any((out / "points").glob("*.json")), timeout=120)
+
+    def started() -> bool:
+        # a finished point (*.json), not a point still being written (a hidden temporary
+        # file), and both workers up (a worker still starting would not yet ignore the
+        # group's Ctrl-C); without /proc, a finished long point says they are up
+        done = list((out / "points").glob("*.json"))
+        if not Path("/proc/self/status").exists():
+            return any(int(p.stem) % 2 for p in done)
+        return bool(done) and _pool_workers_ignore_sigint(proc.pid)
+
+    assert _wait_for(started, timeout=120)
     took = _interrupt(proc, group=group)
     _, err = proc.communicate()
     assert proc.returncode == 130, err
@@ -325,6 +367,6 @@ def test_ctrl_c_during_a_process_pool_sweep(tmp_path, group):
     assert manifest["status"] == "interrupted"
     assert (out / "INCOMPLETE").exists()
     done = sorted((out / "points").glob("*.json"))
-    assert 1 <= len(done) < 41
+    assert 1 <= len(done) < 82
     for path in done:  # every point written is whole
         assert json.loads(path.read_text())["status"] == "ok"

@@ -54,6 +54,7 @@ class Ensemble:
         self.events = dict(tuple(self.result.events.groupby("run")))
         self.missions = list(scenario.missions)
         self.n_runs = runs
+        self._told: dict[tuple, str] = {}
 
     def row(self, run: int) -> dict:
         return self.runs.iloc[run].to_dict()
@@ -62,7 +63,15 @@ class Ensemble:
         return self.result.trajectories[:, :, run]
 
     def tell(self, run: int, **kw) -> str:
-        return tell(self.events[run], self.row(run), self.scenario, self.staff(run), **kw)
+        """The run's story, told once per ensemble and reused: most tests below read
+        the stories of every run. (Telling it again gives the same text:
+        test_run_row_may_be_a_series compares a fresh ``tell`` with this one.)"""
+        key = (run, tuple(sorted(kw.items())))
+        if key not in self._told:
+            self._told[key] = tell(
+                self.events[run], self.row(run), self.scenario, self.staff(run), **kw
+            )
+        return self._told[key]
 
     def runs_of(self, name: str) -> np.ndarray:
         return np.flatnonzero(self.result.outcome == OUTCOMES.index(name))

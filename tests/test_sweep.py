@@ -191,8 +191,17 @@ class TestExecutors:
         for i in one.codes:
             assert np.array_equal(one.codes[i], dask.codes[i])
 
-    def test_unreachable_scheduler_is_a_clear_error(self, small_spec):
-        pytest.importorskip("distributed")
+    def test_unreachable_scheduler_is_a_clear_error(self, small_spec, monkeypatch):
+        distributed = pytest.importorskip("distributed")
+        # Nothing listens there: the sweep's 10 s connect timeout would only be waited out.
+        # Wait 1 s instead (as tests/test_pooling.py does with pooling.CONNECT_TIMEOUT);
+        # the error path is the same.
+        real_client = distributed.Client
+
+        def client(address, **kwargs):
+            return real_client(address, **{**kwargs, "timeout": "1s"})
+
+        monkeypatch.setattr(distributed, "Client", client)
         with pytest.raises(SweepError, match="cannot connect"):
             run_sweep(load_scenario(MAIN), small_spec, scheduler="tcp://127.0.0.1:1")
 
@@ -333,10 +342,12 @@ def test_killed_sweep_resumes_with_every_point_exactly_once(tmp_path):
     out = tmp_path / "sweep"
     args = [
         sys.executable, "-m", "sim", "sweep", str(MAIN),
-        "--param", "states.us.policy.ratio=0.6:1.4:6",
-        "--param", "states.russia.policy.respond_prob=0.3:0.9:5",
-        "--runs", "1500", "--workers", "1", "--out", str(out), "--quiet",
+        "--param", "states.us.policy.ratio=0.6:1.4:4",
+        "--param", "states.russia.policy.respond_prob=0.3:0.9:3",
+        "--runs", "400", "--workers", "1", "--out", str(out), "--quiet",
     ]  # fmt: skip
+    # 12 points of 400 runs (was 30 of 1,500): killed after 4, resumed for the other 8.
+    # A point still takes far longer than the 0.05 s poll, so the kill lands mid-sweep.
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
@@ -348,24 +359,24 @@ def test_killed_sweep_resumes_with_every_point_exactly_once(tmp_path):
     finally:
         proc.wait()
     done_before = len(list((out / "points").glob("*.json")))
-    assert 4 <= done_before < 30
+    assert 4 <= done_before < 12
     assert json.loads((out / "manifest.json").read_text())["status"] == "running"
     assert not list((out / "points").glob(".*.tmp"))  # no half-written point is visible
 
     resumed = subprocess.run([*args, "--resume"], capture_output=True, text=True, check=False)
     assert resumed.returncode == 0, resumed.stderr
     points = pd.read_parquet(out / "points.parquet")
-    assert sorted(points["point"]) == list(range(30))
+    assert sorted(points["point"]) == list(range(12))
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["status"] == "complete" and manifest["finished"] == 30
+    assert manifest["status"] == "complete" and manifest["finished"] == 12
 
     # the same table as a sweep that was never interrupted
     spec = SweepSpec(
         [
-            parse_param("states.us.policy.ratio=0.6:1.4:6"),
-            parse_param("states.russia.policy.respond_prob=0.3:0.9:5"),
+            parse_param("states.us.policy.ratio=0.6:1.4:4"),
+            parse_param("states.russia.policy.respond_prob=0.3:0.9:3"),
         ],
-        runs=1500,
+        runs=400,
         seed=load_scenario(MAIN).seed,
     )
     fresh = run_sweep(load_scenario(MAIN), spec)
@@ -414,12 +425,14 @@ def test_point_files_store_outcome_names_and_resume_refuses_another_set(tmp_path
 def test_the_docs_example_table_is_what_the_sweep_prints(capsys):
     """docs/sweeps.md, example 1: the table is the command's output, row for row."""
     doc = (Path(__file__).resolve().parents[1] / "docs" / "sweeps.md").read_text()
-    quoted = doc.split("```\n point     us.policy.reciprocate", 1)[1].split("```", 1)[0]
-    quoted_rows = [" point     us.policy.reciprocate" + quoted.split("\n", 1)[0]]
+    head = " point  states.us.policy.reciprocate"
+    quoted = doc.split("```\n" + head, 1)[1].split("```", 1)[0]
+    quoted_rows = [head + quoted.split("\n", 1)[0]]
     quoted_rows += [line for line in quoted.split("\n")[1:] if line.strip()]
-    code = main(
-        ["sweep", str(MAIN), "--param", "states.us.policy.reciprocate=0:1:6", "--runs", "1000"]
-    )
+    # One process: the table does not depend on the executor (TestExecutors), and six
+    # points are not worth starting a pool of one worker per core for.
+    args = ["sweep", str(MAIN), "--param", "states.us.policy.reciprocate=0:1:6", "--runs", "1000"]
+    code = main([*args, "--workers", "1"])
     assert code == 0
     printed = [line.rstrip() for line in capsys.readouterr().out.split("\n")]
     start = printed.index(quoted_rows[0].rstrip())
