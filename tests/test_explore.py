@@ -270,3 +270,35 @@ class TestCommand:
         assert f"cannot serve on 127.0.0.1:{port}" in err and "Traceback" not in err
         assert main(["explore", str(MAIN), "--port", "70000"]) == 2
         assert "expected a port 1-65535" in capsys.readouterr().err
+
+
+class TestWorkers:
+    def test_two_worker_processes_give_the_same_runs(self, monkeypatch):
+        from sim.explore import session
+
+        monkeypatch.setattr(session, "PARALLEL_FROM", 100)
+        parallel = Explorer(MAIN, workers=2)
+        try:
+            seen: list[float] = []
+            _, variant = parallel.compute(SETTINGS, progress=seen.append)
+            serial = sim.run(
+                MAIN,
+                runs=RUNS,
+                seed=5,
+                overrides=dict(SETTINGS.overrides),
+                drop_events=[9],
+                events=[dict(SETTINGS.events[0])],
+                keep_events=False,
+            )
+            np.testing.assert_array_equal(variant.ensemble.outcome, serial.ensemble.outcome)
+            np.testing.assert_array_equal(
+                variant.ensemble.trajectories, serial.ensemble.trajectories
+            )
+            assert seen[-1] == 1.0
+            with pytest.raises(Cancelled):
+                parallel.compute(Settings(runs=RUNS, seed=99), should_stop=lambda: True)
+            # a cancelled job does not stop the next one
+            _, again = parallel.compute(SETTINGS)
+            np.testing.assert_array_equal(again.ensemble.outcome, serial.ensemble.outcome)
+        finally:
+            parallel.close()

@@ -17,6 +17,7 @@ parsers and validators as the command line's.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import threading
 import time
 from typing import Any
@@ -43,7 +44,9 @@ MAX_RUNS = 100_000
 def explorer() -> Explorer:
     path = CONFIG["scenario"]
     if path not in _EXPLORERS:
-        _EXPLORERS[path] = Explorer(path)
+        # two worker processes where there are two cores: a 10,000-run ensemble in two
+        # halves takes about 0.85 s against 1.2 s in one (docs/explore.md)
+        _EXPLORERS[path] = Explorer(path, workers=min(2, os.cpu_count() or 1))
     return _EXPLORERS[path]
 
 
@@ -148,9 +151,10 @@ def _chart(title: str, legend: list[str], series: list, y_axis: dict) -> dict[st
         "tooltip": {"trigger": "axis"},
         # left and right bounds make a long legend wrap onto a second line
         "legend": {"data": legend, "top": 24, "left": 10, "right": 10},
-        "grid": {"left": 55, "right": 20, "top": 60 if len(legend) <= 3 else 85, "bottom": 30},
+        "grid": {"left": 60, "right": 20, "top": 60 if len(legend) <= 3 else 85, "bottom": 30},
         "xAxis": {"type": "time"},
-        "yAxis": {"type": "value", "min": 0, **y_axis},
+        # the axis name beside the axis, turned, clear of the legend above the plot
+        "yAxis": {"type": "value", "min": 0, "nameLocation": "middle", "nameGap": 40, **y_axis},
         "series": series,
     }
 

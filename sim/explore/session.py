@@ -36,12 +36,41 @@ __all__ = ["Cancelled", "Explorer", "Settings", "Table"]
 
 #: Runs stepped together in one model. Most of a step's cost is fixed Python work
 #: whatever the width (10,000 runs in one block take about 1.1 s here, in eight blocks
-#: 6.8 s), so the explorer steps all its runs in one block and reports progress by step.
+#: 6.8 s), so the explorer steps its runs in as few blocks as it has worker processes:
+#: two blocks of 5,000 on two processes take about 0.85 s against 1.2 s for one.
 EXPLORER_BLOCK = 50_000
+#: Below this many runs one process is as fast as two (the per-block cost dominates).
+PARALLEL_FROM = 2_000
 
 
 class Cancelled(Exception):
     """The computation was superseded or cancelled from the page."""
+
+
+# ------------------------------------------------------------ worker processes
+#: Set in each worker process by :func:`_init_worker`: the shared step counters (one
+#: slot per part of a job) and the number of the job to stop.
+_SHARED: dict[str, Any] = {}
+
+
+def _init_worker(progress, stop) -> None:
+    _SHARED["progress"] = progress
+    _SHARED["stop"] = stop
+
+
+def _run_part(scenario: Scenario, ids: np.ndarray, seed: int, slot: int, job: int, events: bool):
+    """One part of an ensemble in a worker: counts its steps in its progress slot and
+    stops at the next step once the parent asks this job to stop."""
+    progress, stop = _SHARED["progress"], _SHARED["stop"]
+
+    def on_step(step: int) -> None:
+        progress[slot] = step
+        if stop.value == job:
+            raise Cancelled
+
+    return run_block(
+        scenario, ids, seed, keep_trajectories=True, keep_events=events, on_step=on_step
+    )
 
 
 def _toml_text(value: Any) -> str:
@@ -152,10 +181,14 @@ class Explorer:
     """One scenario explored: its baseline ensemble (cached per runs and seed) and the
     ensemble of the current settings."""
 
-    def __init__(self, scenario: Scenario | str | Path) -> None:
+    def __init__(self, scenario: Scenario | str | Path, workers: int = 1) -> None:
         if not isinstance(scenario, Scenario):
             scenario = load_scenario(scenario)
         self.base = scenario
+        #: Worker processes for ensembles of PARALLEL_FROM runs or more (1: this one).
+        self.workers = max(1, int(workers))
+        self._pool = None
+        self._jobs = 0
         self._baselines: dict[tuple[int, int], Ensemble] = {}
 
     # --------------------------------------------------------------- scenario
@@ -195,10 +228,11 @@ class Explorer:
             if progress is not None and (step % 8 == 0 or step == n_steps):
                 progress(step / n_steps)
 
-        blocks = []
         ids = np.arange(first_run, first_run + runs)
-        for lo in range(0, runs, EXPLORER_BLOCK):
-            blocks.append(
+        if self.workers > 1 and runs >= PARALLEL_FROM:
+            blocks = self._in_workers(scenario, ids, seed, keep_events, progress, should_stop)
+        else:
+            blocks = [
                 run_block(
                     scenario,
                     ids[lo : lo + EXPLORER_BLOCK],
@@ -207,7 +241,8 @@ class Explorer:
                     keep_events=keep_events,
                     on_step=on_step,
                 )
-            )
+                for lo in range(0, runs, EXPLORER_BLOCK)
+            ]
         return assemble_ensemble(
             scenario,
             seed,
@@ -217,6 +252,57 @@ class Explorer:
             keep_events=keep_events,
             wall_time=time.perf_counter() - started,
         )
+
+    def _in_workers(self, scenario, ids, seed, keep_events, progress, should_stop) -> list:
+        """The ensemble's blocks computed in parallel, one part per worker, in run order
+        (run r's numbers depend on (seed, r) alone, so the parts are the runs' own)."""
+        import multiprocessing
+        from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+
+        if self._pool is None:
+            context = multiprocessing.get_context("forkserver")
+            self._progress = context.Array("i", self.workers, lock=False)
+            self._stop = context.Value("q", -1, lock=False)
+            self._pool = ProcessPoolExecutor(
+                self.workers,
+                mp_context=context,
+                initializer=_init_worker,
+                initargs=(self._progress, self._stop),
+            )
+        self._jobs += 1
+        job = self._jobs
+        for slot in range(self.workers):
+            self._progress[slot] = 0
+        parts = np.array_split(ids, self.workers)
+        futures = [
+            self._pool.submit(_run_part, scenario, part, seed, slot, job, keep_events)
+            for slot, part in enumerate(parts)
+        ]
+        total = scenario.n_steps * len(parts)
+        try:
+            while True:
+                done, pending = wait(futures, timeout=0.05, return_when=FIRST_EXCEPTION)
+                if not pending or any(f.exception() for f in done):
+                    break
+                if should_stop is not None and should_stop():
+                    raise Cancelled
+                if progress is not None:
+                    progress(sum(self._progress[: len(parts)]) / total)
+            blocks = [f.result() for f in futures]  # a worker's error is raised here
+        except BaseException:
+            self._stop.value = job  # the workers stop this job at their next step
+            for future in futures:
+                future.cancel()
+            raise
+        if progress is not None:
+            progress(1.0)
+        return blocks
+
+    def close(self) -> None:
+        """Stop the worker processes (if any were started)."""
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
 
     def baseline(
         self,
