@@ -31,6 +31,8 @@ def serve(
     Binds the loopback interface by default: nothing is reachable from the network
     unless ``host`` says so.
     """
+    import warnings
+
     import uvicorn
 
     from sim.explore import app
@@ -44,6 +46,9 @@ def serve(
     os.environ["SERVER_NAME"] = host
     os.environ["SERVER_PORT"] = str(port)
     os.environ.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "False")
+    # Solara warns that its session cookie cannot be SameSite=None over plain http; on
+    # loopback it falls back to SameSite=Lax, which is what a local page needs.
+    warnings.filterwarnings("ignore", message="Cookies with samesite=none require https")
     config = uvicorn.Config(
         "solara.server.starlette:app", host=host, port=port, log_level="warning"
     )
