@@ -26,7 +26,6 @@ import os
 import platform
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,31 +34,19 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from browser_support import CHROMIUM, CHROMIUM_ARGS, free_port  # noqa: E402
+
 RESULTS = ROOT / "benchmarks" / "results" / "explore.json"
 DOC = ROOT / "docs" / "explore.md"
 SCENARIO = "scenarios/us_russia_2021.toml"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 DONE = re.compile(r"^computed in ([0-9.]+) s$")
 #: True when the page shows "computed in ... s" (a JavaScript expression).
 FIND_DONE = (
     "[...document.querySelectorAll('.status')]"
     ".some(e => /^computed in [0-9.]+ s$/.test(e.textContent.trim()))"
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _start(port: int) -> subprocess.Popen:
@@ -112,12 +99,12 @@ def measure(changes: int, shots: Path | None) -> dict:
     expect.set_options(timeout=120_000)
     load_before = os.getloadavg()[0]
     alone = standalone()
-    port = _free_port()
+    port = free_port()
     server = _start(port)
     times, server_times, kinds = [], [], []
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.set_default_timeout(120_000)
             started = time.perf_counter()

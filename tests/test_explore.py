@@ -96,18 +96,23 @@ SETTINGS = (
 )
 
 
+def _by_sim_run(**options):
+    """SETTINGS's ensemble as sim.run gives it, from the same options."""
+    return sim.run(
+        MAIN,
+        runs=SETTINGS.runs,
+        seed=SETTINGS.seed,
+        overrides=dict(SETTINGS.overrides),
+        drop_events=list(SETTINGS.dropped),
+        events=[dict(ev) for ev in SETTINGS.events],
+        **options,
+    )
+
+
 class TestSameAsTheCommandLine:
     def test_the_numbers_are_sim_runs(self, explorer):
         base, variant = explorer.compute(SETTINGS)
-        reference = sim.run(
-            MAIN,
-            runs=RUNS,
-            seed=5,
-            overrides={"states.us.policy.ratio": 0.6, "states.russia.policy.lag": [0, 2]},
-            drop_events=[9],
-            events=[dict(SETTINGS.events[0])],
-            keep_events=False,
-        )
+        reference = _by_sim_run(keep_events=False)
         np.testing.assert_array_equal(variant.ensemble.outcome, reference.ensemble.outcome)
         np.testing.assert_array_equal(
             variant.ensemble.trajectories, reference.ensemble.trajectories
@@ -176,14 +181,7 @@ class TestBehaviour:
 
     def test_story_of_a_run_is_that_run_of_the_ensemble(self, explorer):
         story = explorer.story(SETTINGS, 17)
-        result = sim.run(
-            MAIN,
-            runs=RUNS,
-            seed=5,
-            overrides=dict(SETTINGS.overrides),
-            drop_events=[9],
-            events=[dict(SETTINGS.events[0])],
-        )
+        result = _by_sim_run()
         assert story == result.story(17)
         with pytest.raises(ValueError, match="no run"):
             explorer.story(SETTINGS, RUNS)
@@ -281,15 +279,7 @@ class TestWorkers:
         try:
             seen: list[float] = []
             _, variant = parallel.compute(SETTINGS, progress=seen.append)
-            serial = sim.run(
-                MAIN,
-                runs=RUNS,
-                seed=5,
-                overrides=dict(SETTINGS.overrides),
-                drop_events=[9],
-                events=[dict(SETTINGS.events[0])],
-                keep_events=False,
-            )
+            serial = _by_sim_run(keep_events=False)
             np.testing.assert_array_equal(variant.ensemble.outcome, serial.ensemble.outcome)
             np.testing.assert_array_equal(
                 variant.ensemble.trajectories, serial.ensemble.trajectories

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,19 +28,7 @@ import sim
 ROOT = Path(__file__).resolve().parents[1]
 MAIN = "scenarios/us_russia_2021.toml"
 RUNS = 500
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-#: Flags for a machine with no network and no sandbox (root in a container): no
-#: background connections, no first-run dialogs.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from browser_support import CHROMIUM, CHROMIUM_ARGS, free_port  # noqa: E402
 
 
 def _missing() -> str | None:
@@ -65,12 +51,6 @@ from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 expect.set_options(timeout=60_000)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def shots(tmp_path_factory) -> Path:
     where = os.environ.get("SIM_SCREENSHOTS")
@@ -81,7 +61,7 @@ def shots(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server():
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "sim", "explore", MAIN, "--runs", str(RUNS)]
     process = subprocess.Popen(
         [*command, "--port", str(port)],
