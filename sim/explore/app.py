@@ -5,7 +5,7 @@ the declarations, :mod:`sim.explore.controls`); the scenario's events, each with
 switch; what-ifs (take an offer, add a measure). Right, what follows from them: the
 outcome table with the paired difference from the baseline (same runs, same seed), the
 cumulative incidence and fan chart (ECharts, drawn in the browser: a matplotlib figure
-takes about half a second to render here, a quarter of the 2-second budget), a run's
+takes a sizeable part of the 2-second budget to render), a run's
 story, and the exports (the command line, the scenario as TOML, the results folder).
 
 Computation runs in a Solara task thread: the page stays live, shows progress by
@@ -45,7 +45,7 @@ def explorer() -> Explorer:
     path = CONFIG["scenario"]
     if path not in _EXPLORERS:
         # two worker processes where there are two cores: a 10,000-run ensemble in two
-        # halves takes about 0.85 s against 1.2 s in one (docs/explore.md)
+        # halves is faster than in one (docs/explore.md)
         _EXPLORERS[path] = Explorer(path, workers=min(2, os.cpu_count() or 1))
     return _EXPLORERS[path]
 
@@ -100,7 +100,7 @@ def wilson_bands(counts: np.ndarray, n: int, z: float = 1.959963984540054):
     """95% Wilson intervals of ``counts`` out of ``n``, all at once.
 
     The closed form that :func:`sim.analysis.outcomes.wilson` gets from scipy one count
-    at a time (300 calls of scipy's binomtest take half a second, a quarter of the page's
+    at a time (300 calls of scipy's binomtest are a sizeable part of the page's
     budget); tests/test_explore.py checks that the two agree.
     """
     p = counts / n

@@ -35,9 +35,9 @@ from sim.spec import Scenario
 __all__ = ["Cancelled", "Explorer", "Settings", "Table"]
 
 #: Runs stepped together in one model. Most of a step's cost is fixed Python work
-#: whatever the width (10,000 runs in one block take about 1.1 s here, in eight blocks
-#: 6.8 s), so the explorer steps its runs in as few blocks as it has worker processes:
-#: two blocks of 5,000 on two processes take about 0.85 s against 1.2 s for one.
+#: whatever the width (eight blocks of 1,250 runs took several times as long as one of
+#: 10,000 in development timings), so the explorer steps its runs in as few blocks as
+#: it has worker processes (docs/explore.md).
 EXPLORER_BLOCK = 50_000
 #: Below this many runs one process is as fast as two (the per-block cost dominates).
 PARALLEL_FROM = 2_000
