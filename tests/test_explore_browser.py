@@ -133,8 +133,9 @@ def test_the_page_shows_what_sim_run_gives(page, baseline, shots):
     for outcome, label in [("spiral", "spiral"), ("de_escalation", "de-escalation")]:
         assert _shown(page, label) == _expected(baseline, baseline, outcome)
     assert "computed in" in page.content()
-    # the page draws its charts in the browser, offline
-    assert page.locator("canvas").count() >= 2
+    # The page draws its charts in the browser, offline. ECharts mounts its canvases
+    # after the table is shown, so wait for the second one rather than count at once.
+    expect(page.locator("canvas").nth(1)).to_be_attached(timeout=30_000)
 
 
 def test_moving_a_slider_moves_the_odds_as_sim_run_does(page, baseline, shots):
