@@ -19,6 +19,7 @@ import sim.calibrate
 import sim.runner
 import sim.sweep  # noqa: F401
 from sim.analysis.ablation import Change, ablation
+from sim.analysis.discover import discover
 from sim.analysis.sweep import SweepResult
 from sim.api import (
     Result,
@@ -28,6 +29,7 @@ from sim.api import (
     load_scenario,
     offer_whatif,
     paired_difference,
+    robust,
     run,
     sweep,
 )
@@ -48,10 +50,12 @@ __all__ = [
     "ablation",
     "compare",
     "compare_results",
+    "discover",
     "load_results",
     "load_scenario",
     "offer_whatif",
     "paired_difference",
+    "robust",
     "run",
     "sweep",
 ]

@@ -599,8 +599,59 @@ def sweep(
     )
 
 
+def robust(
+    scenario: Scenario | str | Path,
+    levers: Mapping[str, Sequence[Any]] | Sequence[str],
+    *,
+    worlds: int = 200,
+    runs_per_world: int = 50,
+    seed: int | None = None,
+    reference: int | None = None,
+    workers: int = 1,
+    scheduler: str | None = None,
+    out: str | Path | None = None,
+    resume: bool = False,
+    force: bool = False,
+    progress: bool = False,
+):
+    """Every combination of lever values against the same uncertain worlds
+    (:mod:`sim.analysis.robust`): a :class:`~sim.analysis.robust.RobustResult`.
+
+    ``levers`` maps dotted paths to their values (``{"states.us.policy.ratio": [0.5, 1]}``)
+    or is a list of ``PATH=SPEC`` strings as on the command line.
+
+    >>> r = sim.robust("scenarios/us_russia_2021_uncertain.toml",   # doctest: +SKIP
+    ...                {"states.us.policy.ratio": [0.5, 1.0, 1.5]})
+    >>> r.table()                                                    # doctest: +SKIP
+    """
+    from sim.analysis.robust import parse_lever, run_robust
+    from sim.analysis.sweep import ParamSpec
+
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    if isinstance(levers, Mapping):
+        specs = [ParamSpec(path, values=tuple(values)) for path, values in levers.items()]
+    else:
+        specs = [parse_lever(text) for text in levers]
+    return run_robust(
+        scenario,
+        specs,
+        worlds=worlds,
+        runs_per_world=runs_per_world,
+        seed=seed,
+        reference=reference,
+        workers=workers,
+        scheduler=scheduler,
+        out=out,
+        resume=resume,
+        force=force,
+        progress=progress,
+    )
+
+
 def load_results(directory: str | Path) -> Result | SweepResult:
-    """Read what ``run --out`` or ``sweep --out`` wrote (a :class:`Result` or a sweep's result).
+    """Read what ``run --out``, ``sweep --out`` or ``robust --out`` wrote (a :class:`Result`,
+    a sweep's result or a :class:`~sim.analysis.robust.RobustResult`).
 
     >>> result = sim.load_results("results/us_russia_2021")   # doctest: +SKIP
     """
@@ -611,6 +662,10 @@ def load_results(directory: str | Path) -> Result | SweepResult:
     manifest = json.loads(manifest_path.read_text())
     if "sweep" in manifest:
         return _load_sweep(out, manifest)
+    if "robust" in manifest:
+        from sim.analysis.robust import load_robust
+
+        return load_robust(out)
     scenario_file = out / "scenario.toml"
     import tomllib
 

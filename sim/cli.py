@@ -21,8 +21,10 @@ from typing import Any
 
 from sim import api
 from sim.analysis import resources
+from sim.analysis.discover import DiscoveryError, discover
 from sim.analysis.resources import ResourceError
 from sim.analysis.results import OutputError, atomic_write, staged_output, write_results
+from sim.analysis.robust import parse_lever, run_robust
 from sim.analysis.runner import DEFAULT_BLOCK_SIZE, Ensemble, _stop, request_stop
 from sim.analysis.sweep import (
     SweepError,
@@ -370,8 +372,88 @@ def build_parser() -> argparse.ArgumentParser:
     back.add_argument("--json", action="store_true", help="print the scores as JSON")
     back.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
+    disc = sub.add_parser(
+        "discover",
+        help="which parameter values lead to an outcome: PRIM boxes (and CART) in saved results",
+        description="Scenario discovery on results written by run --out (of a scenario "
+        "with drawn parameters), sweep --out or robust --out: PRIM's peeling trajectory "
+        "(coverage against density), the chosen box with each restriction's quasi-p-value, "
+        "how often each parameter is restricted on random halves of the data, and CART's "
+        "leaves. Writes report.txt, boxes.json, tradeoff.png and box_pairs.png.",
+    )
+    disc.add_argument("directory", help="a directory written by run, sweep or robust --out")
+    disc.add_argument(
+        "--outcome", default="spiral", help="the outcome to describe (default spiral)"
+    )
+    disc.add_argument(
+        "--out",
+        metavar="DIR",
+        help="write the report and figures here (default DIR/discover-OUTCOME)",
+    )
+    disc.add_argument("--force", action="store_true", help="allow writing into a non-empty DIR")
+    disc.add_argument(
+        "--box",
+        type=_whole_number(0, "a box number", 10_000),
+        help="the box on the trajectory to report (default: most cases of interest beyond chance)",
+    )
+    disc.add_argument(
+        "--peel-alpha", type=float, default=0.05, help="share peeled per step (default 0.05)"
+    )
+    disc.add_argument(
+        "--mass-min", type=float, default=0.05, help="smallest box, share of runs (default 0.05)"
+    )
+    disc.add_argument(
+        "--max-p",
+        type=float,
+        default=0.05,
+        help="drop restrictions whose quasi-p-value is above this (default 0.05)",
+    )
+    disc.add_argument(
+        "--resamples",
+        type=_whole_number(0, "resamples", 10_000),
+        default=20,
+        help="random halves for the resampling check (default 20)",
+    )
+    disc.add_argument("--seed", type=_seed, default=0, help="seed of the resampling (default 0)")
+    disc.add_argument("--json", action="store_true", help="print boxes.json instead of the report")
+
+    rob = sub.add_parser(
+        "robust",
+        help="policy levers against the same uncertain worlds: P, worst decile, regret",
+        description="Run every combination of lever values (PATH=SPEC, SPEC a list a,b,c or "
+        "a grid START:STOP:COUNT) against the same worlds (draws of the scenario's "
+        "uncertain parameters), with the same runs in each world (common random numbers), "
+        "and report per policy P(spiral) and P(de-escalation) with intervals, the worst "
+        "decile of worlds, regret against the best policy in each world, and paired "
+        "differences from the reference policy (the scenario's own lever values).",
+    )
+    rob.add_argument("scenario", help="scenario TOML file with parameters written as distributions")
+    rob.add_argument(
+        "--lever", dest="levers", action="append", default=[], metavar="PATH=SPEC", required=True
+    )
+    rob.add_argument("--worlds", type=_positive_int, default=200, help="worlds (default 200)")
+    rob.add_argument(
+        "--runs-per-world", type=_runs, default=50, help="runs in each world (default 50)"
+    )
+    rob.add_argument("--seed", type=_seed, help="seed (default: the scenario's)")
+    rob.add_argument(
+        "--reference",
+        type=_whole_number(0, "a policy number", 10_000),
+        help="the policy differences are taken from (default: the scenario's own values)",
+    )
+    rob.add_argument("--workers", type=_workers, help="local processes (default: cores)")
+    rob.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, tcp://HOST:PORT")
+    rob.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
+    rob.add_argument(
+        "--out", metavar="DIR", help="write policies, tables, figure and manifest here"
+    )
+    rob.add_argument("--resume", action="store_true", help="compute only the missing policies")
+    rob.add_argument("--force", action="store_true", help="allow writing into a non-empty DIR")
+    rob.add_argument("--json", action="store_true", help="print the table as JSON")
+    rob.add_argument("--quiet", action="store_true", help="no progress bar, no table")
+
     pol = sub.add_parser("policies", help="list the policies with their parameters")
-    for command in (run, val, sweep, pol, cal, back, plot, story, comp, explore):
+    for command in (run, val, sweep, pol, cal, back, plot, story, comp, explore, disc, rob):
         command.add_argument(
             "--plugin",
             dest="plugins",
@@ -510,6 +592,8 @@ def _main(argv: list[str]) -> int:
             "plot",
             "compare",
             "explore",
+            "discover",
+            "robust",
         ):
             load_entry_point_policies()
             for module in args.plugins:
@@ -528,12 +612,16 @@ def _main(argv: list[str]) -> int:
             return _cmd_explore(args)
         if args.command == "compare":
             return _cmd_compare(args, argv)
+        if args.command == "discover":
+            return _cmd_discover(args)
+        if args.command == "robust":
+            return _cmd_robust(args, argv)
         if args.command == "calibrate":
             return _cmd_calibrate(args, argv)
         if args.command == "backtest":
             return _cmd_backtest(args, argv)
         return _cmd_policies()
-    except (UsageError, SweepError) as exc:
+    except (UsageError, SweepError, DiscoveryError) as exc:
         print(f"escalation-sim: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except ScenarioError as exc:
@@ -659,6 +747,70 @@ def _cmd_explore(args: argparse.Namespace) -> int:
         serve(args.scenario, args.host, args.port, runs=args.runs, seed=args.seed)
     except OSError as exc:
         raise UsageError(f"cannot serve on {args.host}:{args.port}: {exc}") from None
+    return EXIT_OK
+
+
+def _cmd_discover(args: argparse.Namespace) -> int:
+    directory = Path(args.directory)
+    if not (directory / "manifest.json").is_file():
+        raise UsageError(
+            f"{directory}: no manifest.json; not a directory written by run, sweep or robust"
+        )
+    if (directory / "INCOMPLETE").exists():
+        raise UsageError(
+            f"{directory}: its results are incomplete (see {directory / 'INCOMPLETE'})"
+        )
+    source = api.load_results(directory)
+    found = discover(
+        source,
+        args.outcome,
+        peel_alpha=args.peel_alpha,
+        mass_min=args.mass_min,
+        max_p=args.max_p,
+        box=args.box,
+        resamples=args.resamples,
+        seed=args.seed,
+    )
+    out = Path(args.out) if args.out else directory / f"discover-{args.outcome}"
+    found.save(out, force=args.force)
+    if args.json:
+        print(json.dumps(found.to_json(), indent=2))
+    else:
+        print(found.report())
+        print(f"\nReport, boxes.json and figures written to {out}/")
+    return EXIT_OK
+
+
+def _cmd_robust(args: argparse.Namespace, argv: list[str]) -> int:
+    scenario = api.load_scenario(args.scenario, _overrides(args.overrides) or None)
+    levers = [parse_lever(text) for text in args.levers]
+    result = run_robust(
+        scenario,
+        levers,
+        worlds=args.worlds,
+        runs_per_world=args.runs_per_world,
+        seed=args.seed,
+        reference=args.reference,
+        workers=args.workers or os.cpu_count() or 1,
+        scheduler=args.scheduler,
+        out=args.out,
+        resume=args.resume,
+        force=args.force,
+        progress=not args.quiet and sys.stderr.isatty(),
+        command=["escalation-sim", *argv],
+    )
+    if args.json:
+        print(result.table().to_json(orient="records", indent=2))
+    elif not args.quiet:
+        print(result.report())
+        if args.out:
+            print(f"\nResults written to {args.out}/")
+    if result.failed:
+        print(
+            f"escalation-sim: {len(result.failed)} policy(ies) failed; see report.txt",
+            file=sys.stderr,
+        )
+        return EXIT_POINTS_FAILED
     return EXIT_OK
 
 

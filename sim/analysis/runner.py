@@ -227,8 +227,14 @@ def run_ensemble(
     keep_trajectories: bool = False,
     keep_events: bool = False,
     progress: bool = False,
+    param_values: dict[str, np.ndarray] | None = None,
 ) -> Ensemble:
-    """Run ``runs`` Monte Carlo runs (global indices ``first_run ...``) of a scenario."""
+    """Run ``runs`` Monte Carlo runs (global indices ``first_run ...``) of a scenario.
+
+    ``param_values`` gives parameters per run (one value per run, by dotted path), as
+    :class:`~sim.engine.model.EscalationModel` takes them: robustness analysis runs
+    each world's drawn values in several runs this way.
+    """
     n = scenario.runs if runs is None else int(runs)
     seed = scenario.seed if seed is None else int(seed)
     if n < 1:
@@ -259,6 +265,11 @@ def run_ensemble(
                 seed,
                 keep_trajectories=keep_trajectories,
                 keep_events=keep_events,
+                param_values=(
+                    {path: np.asarray(v)[lo : lo + block_size] for path, v in param_values.items()}
+                    if param_values
+                    else None
+                ),
             )
             width = model.n_runs
             while model.running:

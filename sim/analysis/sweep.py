@@ -488,23 +488,31 @@ class _Executor:
                 max_workers=workers, mp_context=context, initializer=_ignore_sigint
             )
 
-    def map_unordered(self, tasks: list[tuple[int, tuple]]) -> Iterator[tuple[int, dict]]:
+    def map_unordered(
+        self, tasks: list[tuple[int, tuple]], task=None
+    ) -> Iterator[tuple[int, dict]]:
+        """``task(*args)`` for every (index, args), yielded as each finishes.
+
+        ``task`` (default :func:`run_point`) must be a top-level function, so that process
+        pools and Dask workers can call it.
+        """
+        task = run_point if task is None else task
         if self._client is not None:
             from distributed import as_completed
 
             futures = {}
             for index, args in tasks:
-                future = self._client.submit(run_point, *args, pure=False)
+                future = self._client.submit(task, *args, pure=False)
                 futures[future] = index
             for future in as_completed(futures):
                 yield futures[future], future.result()
         elif self._pool is not None:
-            futures = {self._pool.submit(run_point, *args): index for index, args in tasks}
+            futures = {self._pool.submit(task, *args): index for index, args in tasks}
             for future in cf.as_completed(futures):
                 yield futures[future], future.result()
         else:
             for index, args in tasks:
-                yield index, run_point(*args)
+                yield index, task(*args)
 
     def close(self, abort: bool = False) -> None:
         """Shut down; with ``abort`` (an interrupt), stop running points at once."""
