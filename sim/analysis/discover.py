@@ -719,10 +719,12 @@ class Discovery:
             lines.append("  No restriction raises the density significantly: no box.")
         for limit in box.limits:
             share = self.resampled.get(limit.name, 0.0)
-            lines.append(
-                f"  {limit.describe():<60} quasi-p {_p(box.quasi_p[limit.name])}, "
-                f"restricted in {_pct(share)} of {self.resamples} resamples"
+            again = (
+                f", restricted in {_pct(share)} of {self.resamples} resamples"
+                if self.resamples
+                else ""
             )
+            lines.append(f"  {limit.describe():<60} quasi-p {_p(box.quasi_p[limit.name])}{again}")
         for drop in self.dropped:
             lines.append(
                 f"  dropped: {drop['limit']} (quasi-p {_p(drop['quasi_p'])} > "
@@ -731,9 +733,15 @@ class Discovery:
         others = [n for n in d.names if n not in box.restricted]
         if others:
             lines.append("  Not restricted: " + ", ".join(others) + ".")
-        lines += ["", f"Resampling: PRIM on {self.resamples} random halves of the rows;"]
-        for name in d.names:
-            lines.append(f"  {name:<50} restricted in {_pct(self.resampled.get(name, 0.0))}")
+        if self.resamples:
+            lines += [
+                "",
+                f"Resampling: PRIM on {self.resamples} random halves of the rows; how often "
+                "each parameter is restricted in the box chosen there:",
+            ]
+            for name in d.names:
+                share = _pct(self.resampled.get(name, 0.0))
+                lines.append(f"  {name:<50} restricted in {share}")
         lines += [
             "",
             f"CART (scikit-learn, depth {self.settings['cart_depth']}, leaves of at least "
@@ -816,7 +824,7 @@ def resample(
         limits, _ = _significant(space, trajectory.limits[choose(trajectory)], max_p)
         for j in space.restricted(limits):
             counts[space.names[j]] += 1
-    return {name: counts[name] / resamples for name in data.names}
+    return {name: counts[name] / resamples if resamples else 0.0 for name in data.names}
 
 
 def discover(
@@ -861,6 +869,10 @@ def discover(
     elif isinstance(source, SweepResult):
         data = DiscoveryData.from_sweep(source, outcome)
     elif isinstance(source, DiscoveryData):
+        if outcome != source.outcome:
+            raise DiscoveryError(
+                f"the data describes {source.outcome!r}, not {outcome!r}; build it for that outcome"
+            )
         data = source
     elif isinstance(source, RobustResult):
         data = DiscoveryData.from_robust(source, outcome)
