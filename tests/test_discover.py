@@ -227,3 +227,17 @@ def test_discover_command_errors(tmp_path, capsys):
     assert "draw no parameters" in capsys.readouterr().err
     assert main(["discover", str(tmp_path / "nothing")]) == 2
     assert "not a directory written by run" in capsys.readouterr().err
+
+
+def test_prim_reproduces_the_ema_workbench_trajectories():
+    """The EMA Workbench's PRIM (2.5.3) on three data sets, stored by
+    benchmarks/crosscheck_prim.py: this PRIM passes through the same boxes."""
+    import importlib.util
+
+    path = ROOT / "benchmarks" / "crosscheck_prim.py"
+    spec = importlib.util.spec_from_file_location("crosscheck_prim", path)
+    crosscheck = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(crosscheck)
+    stored = json.loads((ROOT / "benchmarks" / "results" / "prim_crosscheck.json").read_text())
+    assert set(stored["trajectories"]) == {"box_with_noise", "weak_signal", "with_a_category"}
+    assert crosscheck.differences(stored["trajectories"], crosscheck.ours()) == []

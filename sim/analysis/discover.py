@@ -455,12 +455,13 @@ def _peels(space: _Space, limits: _Limits, mask: np.ndarray, alpha: float):
                 new.allowed[j][code] = False
                 yield new
             continue
+        # Upper end first, as the EMA Workbench orders them: ties go to the first.
         low, high = _quantile(xj, alpha), _quantile(xj, 1 - alpha)
         new = limits.copy()
-        new.lower[j] = low
+        new.upper[j] = high
         yield new
         new = limits.copy()
-        new.upper[j] = high
+        new.lower[j] = low
         yield new
 
 
@@ -487,7 +488,7 @@ def _pastes(space: _Space, limits: _Limits, mask: np.ndarray, alpha: float):
 
 def _best_move(space: _Space, limits: _Limits, mask: np.ndarray, candidates):
     """The candidate with the highest objective; ties go to fewer restricted parameters,
-    then to the first found (parameters in column order, lower end before upper)."""
+    then to the first found (parameters in column order, upper end before lower)."""
     k_old, t_old = space.counts(mask)
     best = None
     for new in candidates:
