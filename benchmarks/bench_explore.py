@@ -194,12 +194,9 @@ def main() -> None:
     print(text)
     if args.write:
         RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
-        doc = DOC.read_text()
-        block = f"<!-- explore-figures -->\n{text}\n<!-- /explore-figures -->"
-        doc = re.sub(
-            r"<!-- explore-figures -->.*?<!-- /explore-figures -->", block, doc, flags=re.S
-        )
-        DOC.write_text(doc)
+        import docs_block
+
+        docs_block.write(DOC, "explore-figures", text)
 
 
 if __name__ == "__main__":

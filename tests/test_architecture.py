@@ -35,6 +35,11 @@ LAZY_UPWARD = {
     ("sim.distributions", "sim.policies"): "range checks of per-run values use Param",
     ("sim.analysis.sweep", "sim.plots"): "SweepResult.plot_* convenience methods",
     ("sim.analysis.story", "sim.api"): "a story read from a results directory",
+    ("sim.analysis.discover", "sim.plots"): "Discovery.save draws its figures",
+    ("sim.analysis.discover", "sim.plots.discovery"): "Discovery.plot_* convenience methods",
+    ("sim.analysis.discover", "sim.api"): "discover reads a results directory",
+    ("sim.analysis.robust", "sim.plots"): "RobustResult's figure, saved with its results",
+    ("sim.analysis.robust", "sim.plots.robust"): "RobustResult.plot convenience method",
 }
 
 

@@ -232,12 +232,28 @@ def test_discover_command_errors(tmp_path, capsys):
 def test_prim_reproduces_the_ema_workbench_trajectories():
     """The EMA Workbench's PRIM (2.5.3) on three data sets, stored by
     benchmarks/crosscheck_prim.py: this PRIM passes through the same boxes."""
-    import importlib.util
+    from docs_support import docs_block
 
-    path = ROOT / "benchmarks" / "crosscheck_prim.py"
-    spec = importlib.util.spec_from_file_location("crosscheck_prim", path)
-    crosscheck = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(crosscheck)
+    crosscheck = docs_block.load_benchmark(ROOT / "benchmarks" / "crosscheck_prim.py")
     stored = json.loads((ROOT / "benchmarks" / "results" / "prim_crosscheck.json").read_text())
     assert set(stored["trajectories"]) == {"box_with_noise", "weak_signal", "with_a_category"}
     assert crosscheck.differences(stored["trajectories"], crosscheck.ours()) == []
+
+
+def test_the_docs_figures_are_the_stored_ones():
+    """docs/discovery.md quotes benchmarks/results/discovery.json as the benchmark
+    renders it, and the stored box is what discover finds on the same runs."""
+    from docs_support import docs_block
+
+    bench = docs_block.load_benchmark(ROOT / "benchmarks" / "bench_discovery.py")
+    figures = json.loads((ROOT / "benchmarks" / "results" / "discovery.json").read_text())
+    assert docs_block.read(ROOT / "docs" / "discovery.md", "discovery-figures") == (
+        bench.summary_text(figures)
+    )
+    table = figures["robust"]["table"]
+    assert len(table) == 9 and figures["robust"]["reference"] == 3
+    assert table[3]["diff_spiral"] == 0  # the reference against itself
+    assert min(row["regret_mean_spiral"] for row in table) >= 0
+    result = sim.run(UNCERTAIN, runs=figures["runs"], keep_events=False)
+    box = discover(result, resamples=0).to_json()["prim"]["box"]
+    assert box == figures["discover"]["box"]

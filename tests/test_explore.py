@@ -234,19 +234,15 @@ class TestCharts:
 def test_docs_quote_the_measured_response_time():
     """docs/explore.md's figures are benchmarks/results/explore.json's, as
     benchmarks/bench_explore.py --write renders them."""
-    import importlib.util
     import json
-    import re
 
-    spec = importlib.util.spec_from_file_location(
-        "bench_explore", ROOT / "benchmarks" / "bench_explore.py"
-    )
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    from docs_support import docs_block
+
+    bench = docs_block.load_benchmark(ROOT / "benchmarks" / "bench_explore.py")
     figures = json.loads((ROOT / "benchmarks" / "results" / "explore.json").read_text())
-    doc = (ROOT / "docs" / "explore.md").read_text()
-    found = re.search(r"<!-- explore-figures -->\n(.*?)\n<!-- /explore-figures -->", doc, re.S)
-    assert found and found.group(1) == bench.summary_text(figures)
+    assert docs_block.read(ROOT / "docs" / "explore.md", "explore-figures") == (
+        bench.summary_text(figures)
+    )
     assert figures["runs"] == 10_000 and len(figures["seconds"]) >= 5
     import statistics
 

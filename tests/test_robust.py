@@ -167,6 +167,17 @@ def test_command_line_writes_tables_figure_and_reads_back(tmp_path, capsys, resu
     assert "no parameter is uncertain" in capsys.readouterr().err
 
 
+def test_the_figure_reads(result):
+    from test_figure_layout import legend_problems, overlapping_texts
+
+    fig = result.plot()
+    left = fig.axes[0]
+    labels = [t.get_text() for t in left.get_yticklabels()]
+    assert labels[0] == "US ratio 0.5, US reciprocate 0.05"  # display names, first at the top
+    assert [t.get_fontweight() for t in left.get_yticklabels()].count("bold") == 1
+    assert overlapping_texts(fig) == [] and legend_problems(fig) == []
+
+
 def test_discover_reads_a_robust_directory(tmp_path, result):
     found = sim.discover(result, resamples=2)
     assert found.data.source == "worlds"

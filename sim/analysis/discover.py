@@ -533,7 +533,7 @@ def _significant(space: _Space, limits: _Limits, max_p: float) -> tuple[_Limits,
         if p <= max_p:
             return limits, dropped
         limit = next(lim for lim in box.limits if lim.name == name)
-        dropped.append({"name": name, "quasi_p": p, "limit": limit.describe()})
+        dropped.append({"name": name, "quasi_p": p, "limit": limit.describe(), **limit.to_json()})
         limits = space.release(limits, space.names.index(name))
 
 

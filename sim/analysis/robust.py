@@ -20,7 +20,7 @@ Hundred Years*, chapter 5):
 * regret: in each world, this policy's P(spiral) minus the lowest P(spiral) any policy
   reaches in that world; its mean, 90th percentile and maximum. A world's estimate
   carries Monte Carlo noise (``R`` runs), and the minimum over policies picks up some
-  of it, so small regrets are partly noise: see docs/robust.md.
+  of it, so small regrets are partly noise: see docs/discovery.md.
 
 Paired differences between policies are means over worlds of per-world differences,
 with intervals from their spread. Each policy is computed (and written) as a unit, on
@@ -152,6 +152,8 @@ class RobustResult:
     failed: dict[int, str] = field(default_factory=dict)
     wall_time: float = 0.0
     out: Path | None = None
+    #: The scenario it ran on (display names in the figure); None when read back.
+    scenario: Scenario | None = field(default=None, repr=False)
 
     @property
     def n_worlds(self) -> int:
@@ -458,6 +460,7 @@ def run_robust(
     result = _assemble(levers, grid, world_frame, results, runs_per_world, seed, names, reference)
     result.wall_time = time.perf_counter() - started
     result.out = out_dir
+    result.scenario = scenario
     if out_dir is not None:
         _write_outputs(result, manifest)
     return result

@@ -10,8 +10,15 @@
 Both take a :class:`sim.analysis.discover.Discovery` (what ``discover`` returns) and
 return a new :class:`matplotlib.figure.Figure` that pyplot does not track
 (:func:`plot_tradeoff` draws on ``ax`` instead when given one). The drawn artists carry
-gids ("trajectory", "chosen_box", "chosen_box_label", "final_box", "base_rate", "box",
-"cases", "others", "points", "rate", ...) so that tests and callers can find them.
+gids so that tests and callers can find them: "trajectory", "chosen_box",
+"chosen_box_label", "chosen_box_line", "final_box" (and its label and line), "base_rate"
+and "base_rate_label" on the trade-off; on the box figure, panels "pair:<x>|<y>",
+"rate:<parameter>" or "no_box", and in them "box" (the box's rectangle, at its limits),
+"cases" and "others" (single runs), "points" (sweep points), "rate" and "no_box_text".
+
+Every text is placed where it overlaps no other (tests/test_figure_layout.py's check):
+the labels of the trade-off are put, once the figure is laid out, in the free spot
+nearest their marker.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ import numpy as np
 import pandas as pd
 from matplotlib import colormaps, patheffects
 from matplotlib.axes import Axes
-from matplotlib.colors import BoundaryNorm
+from matplotlib.colors import BoundaryNorm, to_rgba
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
@@ -36,6 +43,7 @@ from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from sim.analysis.outcomes import wilson
 from sim.plots.style import (
+    _GENERIC_SEGMENTS,
     _TEXT_BOX,
     CMAP,
     LABEL_SIZE,
@@ -61,8 +69,6 @@ __all__ = ["plot_box_pairs", "plot_tradeoff"]
 #: At most this many single runs are drawn per panel (every k-th row, so the same ones
 #: on every machine).
 MAX_POINTS = 4000
-#: Path segments dropped from a long axis label when that leaves it unambiguous.
-_GENERIC_SEGMENTS = ("states", "policy", "params", "parameters")
 #: Colour of the runs that do not end in the outcome.
 _OTHER_COLOUR = "0.6"
 #: The box's outline: black over a white stroke, visible on any colour.
@@ -178,7 +184,7 @@ def plot_tradeoff(discovery: Discovery, ax: Axes | None = None) -> Figure:
     ]  # fmt: skip
     labels = [
         "boxes on the peeling trajectory",
-        f"chosen box ({discovery.chosen}): highest coverage × density",
+        f"chosen box ({discovery.chosen})",
         f"base rate ({base:.1f}%)",
     ]
     if differs:
@@ -187,13 +193,15 @@ def plot_tradeoff(discovery: Discovery, ax: Axes | None = None) -> Figure:
             Line2D([], [], linestyle="none", marker="D", markersize=8, color=colour,
                    markeredgecolor="black", markeredgewidth=1.0),
         )  # fmt: skip
-        labels.insert(2, "the chosen box without its insignificant restrictions")
+        labels.insert(2, f"box {discovery.chosen} without its insignificant restrictions")
     _legend_below(ax, handles, labels, ncols=2, fontsize=NOTE_SIZE, frameon=False, handlelength=2.2)
     _title(
         ax,
         f"Where runs end in {name}: PRIM's peeling trajectory",
         f"{_runs_text(discovery)}, {int(discovery.data.hits.sum()):,} ending in {name}",
-        f"the box chosen has the highest coverage × density; {_restriction_text(chosen)}",
+        f"box {discovery.chosen} chosen"
+        + (" (as asked)" if discovery.settings.get("box") is not None else "")
+        + f": {_restriction_text(chosen)}",
     )
     _label_tradeoff(ax, discovery, coverage, density, base, at, final_at if differs else None)
     return fig
@@ -201,6 +209,8 @@ def plot_tradeoff(discovery: Discovery, ax: Axes | None = None) -> Figure:
 
 def _restriction_text(box: Any) -> str:
     k = len(box.limits)
+    if k == 0:
+        return "no restriction (the whole space)"
     return f"it restricts {k} parameter{'s' if k != 1 else ''}"
 
 
@@ -216,7 +226,9 @@ def _label_tradeoff(
     """The base-rate label and the labels of the chosen and final boxes, each placed
     (once the figure is laid out) where it covers no point, line or other label."""
     fig = _root_figure(ax)
-    fig.draw_without_rendering()  # the layout, so the axes' size is known
+    engine = fig.get_layout_engine()
+    if engine is not None:
+        engine.execute(fig)  # the layout, so the axes' size is known
     box = ax.get_position()
     width = fig.get_figwidth() * box.width * 72.0
     height = fig.get_figheight() * box.height * 72.0
@@ -236,11 +248,12 @@ def _label_tradeoff(
     left = (4.0, y0, 4.0 + w + 4, y0 + h)
     right = (width - w - 8, y0, width - 4.0, y0 + h)
     spot = left if not _hits(left, path_x, path_y, 6.0) else right
-    ax.text(
+    text = ax.text(
         (spot[0] + 2) / width, (y0 + (0 if above else h)) / height, label,
         transform=ax.transAxes, ha="left", va="bottom" if above else "top", fontsize=NOTE_SIZE,
         color="black", bbox=_TEXT_BOX, zorder=6, gid="base_rate_label",
     )  # fmt: skip
+    text.set_in_layout(False)  # the labels go where the layout left room
     obstacles.append(spot)
 
     chosen = discovery.trajectory.boxes[discovery.chosen]
@@ -268,30 +281,55 @@ def _label_tradeoff(
     marks_y = [chosen_at[1] * sy] + ([final_at[1] * sy] if final_at is not None else [])
     avoid_x = np.concatenate([path_x, line_x, marks_x])
     avoid_y = np.concatenate([path_y, line_y, marks_y])
+    texts = list(obstacles)  # what a label's text must not cover
+    extents = list(obstacles)  # what a label with its line to the box must not cover
     for gid, (tx, ty), text in targets:
         w, h = _text_size(text, NOTE_SIZE)
         w, h = w + 6, h + 4  # the text box's padding
-        centre = _free_spot(
-            (tx * sx, ty * sy), (w, h), (width, height), avoid_x, avoid_y, obstacles
+        target = (tx * sx, ty * sy)
+        args = (target, (w, h), (width, height), avoid_x, avoid_y)
+        centre = (
+            _free_spot(*args, extents, with_line=True)
+            or _free_spot(*args, texts, with_line=False)
+            or (width - w / 2 - 4, height - h / 2 - 4)  # the upper right: rarely reached
         )
-        obstacles.append(
-            (centre[0] - w / 2, centre[1] - h / 2, centre[0] + w / 2, centre[1] + h / 2)
+        cx, cy = centre
+        texts.append((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2))
+        extents.append(
+            (
+                min(cx - w / 2, target[0]),
+                min(cy - h / 2, target[1]),
+                max(cx + w / 2, target[0]),
+                max(cy + h / 2, target[1]),
+            )
         )
-        ax.annotate(
-            text,
-            xy=(tx, ty),
-            xytext=(centre[0] / width, centre[1] / height),
-            textcoords="axes fraction",
-            ha="center",
-            va="center",
-            fontsize=NOTE_SIZE,
-            bbox={**_TEXT_BOX, "alpha": 0.9},
-            arrowprops={"arrowstyle": "-", "color": "0.15", "linewidth": 0.9, "shrinkA": 0,
-                        "shrinkB": 9},
-            zorder=7,
-            annotation_clip=False,
-            gid=gid,
+        label = ax.text(
+            cx / width, cy / height, text, transform=ax.transAxes, ha="center", va="center",
+            fontsize=NOTE_SIZE, bbox={**_TEXT_BOX, "alpha": 0.9}, zorder=7, gid=gid,
         )  # fmt: skip
+        label.set_in_layout(False)
+        # the line from the label's edge to the marker's edge (ring or diamond)
+        (x0, y0), (x1, y1) = _connector(centre, (w, h), target, 9.0 if "chosen" in gid else 7.0)
+        ax.plot(
+            [x0 / sx, x1 / sx], [y0 / sy, y1 / sy], color="0.15", linewidth=0.9, zorder=6,
+            clip_on=False, gid=gid.replace("_label", "_line"),
+        )  # fmt: skip
+
+
+def _connector(
+    centre: tuple[float, float], size: tuple[float, float], target: tuple[float, float], gap: float
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The segment from the edge of a label's box to ``gap`` points short of ``target``."""
+    (cx, cy), (w, h), (tx, ty) = centre, size, target
+    dx, dy = tx - cx, ty - cy
+    # where the line from the centre leaves the box
+    t = min(w / 2 / abs(dx) if dx else math.inf, h / 2 / abs(dy) if dy else math.inf)
+    start = (cx + t * dx, cy + t * dy)
+    length = math.hypot(tx - start[0], ty - start[1])
+    if length <= gap:
+        return start, start
+    end = (tx - gap * (tx - start[0]) / length, ty - gap * (ty - start[1]) / length)
+    return start, end
 
 
 def _sample_path(x: np.ndarray, y: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray]:
@@ -321,9 +359,11 @@ def _free_spot(
     avoid_x: np.ndarray,
     avoid_y: np.ndarray,
     obstacles: list[tuple[float, float, float, float]],
-) -> tuple[float, float]:
-    """The centre (points from the axes' corner) of a ``size`` text box nearest to
-    ``target`` that covers no point to avoid and no obstacle, inside ``area``."""
+    with_line: bool,
+) -> tuple[float, float] | None:
+    """The centre (points from the axes' corner) of a ``size`` text box inside ``area``,
+    nearest to ``target``, that covers no point to avoid and meets no obstacle (with
+    ``with_line``, neither does its line to the target); None if there is none."""
     w, h = size
     width, height = area
     margin, gap = 7.0, 14.0
@@ -338,22 +378,21 @@ def _free_spot(
             np.abs(py[None, :] - cy[:, None]) < h / 2 + margin
         )
         ok &= ~near.any(axis=1)
+    tx, ty = target
+    left, right, bottom, top = cx - w / 2, cx + w / 2, cy - h / 2, cy + h / 2
+    if with_line:  # the label's whole extent: its box and the line to the target
+        left, right = np.minimum(left, tx), np.maximum(right, tx)
+        bottom, top = np.minimum(bottom, ty), np.maximum(top, ty)
     for x0, y0, x1, y1 in obstacles:
-        ok &= ~(
-            (cx + w / 2 > x0 - 4)
-            & (cx - w / 2 < x1 + 4)
-            & (cy + h / 2 > y0 - 4)
-            & (cy - h / 2 < y1 + 4)
-        )
+        ok &= ~((right > x0 - 4) & (left < x1 + 4) & (top > y0 - 4) & (bottom < y1 + 4))
     # the box's edge at least ``gap`` from the target, so the connecting line shows
-    dx = np.maximum(np.abs(cx - target[0]) - w / 2, 0.0)
-    dy = np.maximum(np.abs(cy - target[1]) - h / 2, 0.0)
+    dx = np.maximum(np.abs(cx - tx) - w / 2, 0.0)
+    dy = np.maximum(np.abs(cy - ty) - h / 2, 0.0)
     distance = np.hypot(dx, dy)
     ok &= distance >= gap
-    if not ok.any():  # nowhere free: the corner farthest from the trajectory
-        return (width - w / 2 - 4, height - h / 2 - 4)
-    score = np.where(ok, distance, np.inf)
-    best = int(np.argmin(score))
+    if not ok.any():
+        return None
+    best = int(np.argmin(np.where(ok, distance, np.inf)))
     return float(cx[best]), float(cy[best])
 
 
@@ -499,8 +538,8 @@ def _no_box(discovery: Discovery) -> Figure:
     if discovery.dropped:
         words = ", ".join(d["name"] for d in discovery.dropped)
         lines.append(
-            f"(PRIM's box {discovery.chosen} restricted {words}; none significantly, "
-            f"quasi-p > {discovery.settings.get('max_p', 0.05):g})"
+            f"(PRIM's box {discovery.chosen} restricted {words}, none of them "
+            f"significantly: quasi-p > {discovery.settings.get('max_p', 0.05):g})"
         )
     lines.append(f"{_pct(discovery.base_rate)} of all runs end in {name}")
     body = "\n".join(textwrap.fill(line, 60) for line in lines)
@@ -556,7 +595,7 @@ def _one_parameter(discovery: Discovery, limit: Limit) -> Figure:
         ax.add_patch(
             Rectangle(
                 (low, 0.0), high - low, 1.0, transform=ax.get_xaxis_transform(),
-                fill=False, edgecolor="black", linewidth=1.4, linestyle=(0, (4, 2)), zorder=2,
+                fill=False, edgecolor="black", linewidth=1.5, zorder=2,
                 gid="box",
             )
         )  # fmt: skip
@@ -569,7 +608,7 @@ def _one_parameter(discovery: Discovery, limit: Limit) -> Figure:
         centres[seen], 100 * rate[seen], yerr=error[:, seen], color=colour,
         marker=_style(data.outcome, 0)["marker"], markersize=6, markeredgecolor="black",
         markeredgewidth=0.6, linewidth=1.6, linestyle="-" if not axis.categorical else "none",
-        capsize=2.5, elinewidth=1.0, zorder=4, gid="rate",
+        capsize=2.5, elinewidth=1.0, zorder=4, clip_on=False, gid="rate",
     )  # fmt: skip
     ax.set_ylim(0, 100)
     ax.yaxis.set_major_formatter(PercentFormatter(100, decimals=0))
@@ -588,8 +627,7 @@ def _one_parameter(discovery: Discovery, limit: Limit) -> Figure:
     handles = [
         Line2D([], [], color=colour, marker=_style(data.outcome, 0)["marker"], markersize=6,
                markeredgecolor="black", markeredgewidth=0.6, linewidth=1.6),
-        Patch(facecolor=colour, alpha=0.14, edgecolor="black", linewidth=1.4,
-              linestyle=(0, (4, 2))),
+        Patch(facecolor=to_rgba(colour, 0.14), edgecolor="black", linewidth=1.5),
         Line2D([], [], color="black", linestyle="--", linewidth=1.2),
     ]  # fmt: skip
     labels = [
@@ -636,6 +674,7 @@ def _pairs(discovery: Discovery, limits: list[Limit]) -> Figure:
     shown = np.arange(0, rows, step)
     hits = data.hits[shown]
     mappable = None
+    pooled = False
     size = float(np.clip(6 * 4000 / max(len(shown), 1), 6, 30)) if runs else 0.0
     if n > 1:
         size *= 0.6
@@ -664,6 +703,7 @@ def _pairs(discovery: Discovery, limits: list[Limit]) -> Figure:
                 )  # fmt: skip
             else:
                 px, py, prate = _aggregate(xa.values, ya.values, data.hits, data.trials)
+                pooled = pooled or len(px) < rows
                 if xa.categorical:
                     px = px + _jitter(len(px), 0.7548776662)
                 if ya.categorical:
@@ -672,7 +712,7 @@ def _pairs(discovery: Discovery, limits: list[Limit]) -> Figure:
                 order = pick[np.argsort(prate[pick], kind="stable")]  # high rates on top
                 mappable = ax.scatter(
                     px[order], py[order], c=prate[order], cmap=CMAP, vmin=0.0, vmax=1.0,
-                    s=float(np.clip(30 * 400 / max(len(pick), 1), 8, 60)), linewidths=0,
+                    s=float(np.clip(30 * 400 / max(len(pick), 1), 14, 60)), linewidths=0,
                     zorder=2, gid="points",
                 )  # fmt: skip
             for x0, x1 in xa.spans(limits[j]):
@@ -692,7 +732,7 @@ def _pairs(discovery: Discovery, limits: list[Limit]) -> Figure:
             Line2D([], [], linestyle="none", marker="o", markersize=7, color=_OTHER_COLOUR),
         ]
         labels += [f"run ending in {name}", "run ending otherwise"]
-    handles.append(Patch(**{k: v for k, v in _BOX_EDGE.items() if k != "path_effects"}))
+    handles.append(Patch(**{key: v for key, v in _BOX_EDGE.items() if key != "path_effects"}))
     labels.append(f"the box (density {_pct(discovery.box.density)})")
     if mappable is not None:
         bar = fig.colorbar(mappable, ax=_live(grid), fraction=0.05, pad=0.03)
@@ -703,12 +743,14 @@ def _pairs(discovery: Discovery, limits: list[Limit]) -> Figure:
 
     notes = [_runs_text(discovery) + (f", {_every_text(step)}" if runs and step > 1 else "")]
     notes.append(_box_note(discovery))
-    if k > 2:
+    if runs and k > 2:
         notes.append("each panel shows every run, whatever its other parameters")
+    if pooled:
+        notes.append("sweep points with the same two values pooled")
     main = (
         f"Where runs end in {name}: PRIM's box on {k} parameters"
         if runs
-        else f"{outcome_label(data.outcome)} at the sweep points, and PRIM's box on {k} parameters"
+        else f"{outcome_label(data.outcome)} at the sweep points, with PRIM's box"
     )
     if n == 1:
         ax = grid[0, 0]
@@ -716,12 +758,13 @@ def _pairs(discovery: Discovery, limits: list[Limit]) -> Figure:
         _title(ax, main, *notes)
     else:
         fig.suptitle(main, fontsize=TITLE_SIZE)
-        corner = fig.add_subplot(n, n, n, gid="legend_panel")
+        # the legend and notes in the empty upper right of the triangle
+        corner = fig.add_subplot(grid[0, 0].get_gridspec()[0, 1:], gid="legend_panel")
         corner.axis("off")
         corner.legend(
-            handles, labels, loc="upper right", fontsize=NOTE_SIZE, frameon=False,
-            title=_wrap_to_axes(corner, "; ".join(notes), NOTE_SIZE),
-            title_fontsize=NOTE_SIZE, alignment="right",
+            handles, labels, loc="upper left", fontsize=NOTE_SIZE, frameon=False,
+            title="\n".join(_wrap_to_axes(corner, note, NOTE_SIZE) for note in notes),
+            title_fontsize=NOTE_SIZE, alignment="left",
         )  # fmt: skip
     return fig
 

@@ -29,8 +29,8 @@ from sim.plots.style import (
 )
 
 
-def _policy_label(policy: dict[str, Any]) -> str:
-    return ", ".join(f"{param_label(path)} {value}" for path, value in policy.items())
+def _policy_label(policy: dict[str, Any], scenario: Any = None) -> str:
+    return ", ".join(f"{param_label(path, scenario)} {value}" for path, value in policy.items())
 
 
 def plot_robust(result: Any) -> Figure:
@@ -67,16 +67,18 @@ def plot_robust(result: Any) -> Figure:
         right.barh(yi, np.quantile(reg, 0.9), height=0.5, color="0.75", linewidth=0)
         right.plot(reg.mean(), yi, "o", color="black", markersize=5)
         right.plot(reg.max(), yi, marker="|", color="black", markersize=12, mew=2)
-    labels = [_policy_label(result.policies[int(i)]) for i in ok["policy"]]
+    scenario = getattr(result, "scenario", None)
+    labels = [_policy_label(result.policies[int(i)], scenario) for i in ok["policy"]]
     left.set_yticks(y, labels, fontsize=TICK_SIZE)
     if result.reference in set(ok["policy"].astype(int)):
         k = list(ok["policy"].astype(int)).index(result.reference)
         left.get_yticklabels()[k].set_fontweight("bold")
     name = _outcome_name(worst)
     left.set_xlabel(f"P({name}) in a world", fontsize=LABEL_SIZE)
-    right.set_xlabel(f"regret: P({name}) minus the best policy's, same world", fontsize=LABEL_SIZE)
+    right.set_xlabel("regret, percentage points", fontsize=LABEL_SIZE)
+    left.xaxis.set_major_formatter(lambda v, _: f"{100 * v:.0f}%")
+    right.xaxis.set_major_formatter(lambda v, _: f"{100 * v:.0f}")
     for ax in (left, right):
-        ax.xaxis.set_major_formatter(lambda v, _: f"{100 * v:.0f}%")
         ax.tick_params(labelsize=TICK_SIZE)
         ax.grid(axis="x", color="0.9")
         ax.set_axisbelow(True)
@@ -88,7 +90,7 @@ def plot_robust(result: Any) -> Figure:
         f"{result.runs_per_world} runs per world, the same runs for every policy; "
         f"the reference policy in bold",
     )
-    _title(right, "Regret", f"worst world: {name} share minus the lowest of any policy")
+    _title(right, "Regret", f"in each world, P({name}) minus the lowest of any policy there")
     _legend_below(
         left,
         [
