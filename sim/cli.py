@@ -24,7 +24,7 @@ from sim.analysis import resources
 from sim.analysis.discover import DiscoveryError, discover
 from sim.analysis.resources import ResourceError
 from sim.analysis.results import OutputError, atomic_write, staged_output, write_results
-from sim.analysis.robust import parse_lever, run_robust
+from sim.analysis.robust import RobustResult, parse_lever, run_robust
 from sim.analysis.runner import DEFAULT_BLOCK_SIZE, Ensemble, _stop, request_stop
 from sim.analysis.sweep import (
     SweepError,
@@ -708,6 +708,11 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.directory}: cannot read results ({exc})") from None
     if isinstance(loaded, api.Result):
         written = loaded.plot_all(args.directory, svg=args.svg)
+    elif isinstance(loaded, RobustResult):
+        from sim.plots import save_figure
+
+        name = "robust.svg" if args.svg else "robust.png"
+        written = save_figure(loaded.plot(), Path(args.directory) / name)
     else:
         written = _plot_sweep(loaded, args.directory, args.svg)
     for path in written:

@@ -163,6 +163,9 @@ def test_command_line_writes_tables_figure_and_reads_back(tmp_path, capsys, resu
     # refuses to mix with an earlier analysis
     assert main([*args, "--workers", "1", "--out", str(out)]) == 2
     assert "--resume (to continue) or --force" in capsys.readouterr().err
+    (out / "robust.png").unlink()
+    assert main(["plot", str(out)]) == 0  # redraws the figure from the saved policies
+    assert (out / "robust.png").stat().st_size > 10_000
     assert main(["robust", str(MAIN), "--lever", "states.us.policy.ratio=1,2"]) == 2
     assert "no parameter is uncertain" in capsys.readouterr().err
 
