@@ -27,6 +27,7 @@ NAMES = [
     "02_policy_sweep.ipynb",
     "03_your_own_scenario.ipynb",
     "04_history_as_evidence.ipynb",
+    "05_which_worlds_spiral.ipynb",
 ]
 CELL_TIMEOUT = 300  # seconds per cell; the longest, 04's calibration, takes a minute or two
 

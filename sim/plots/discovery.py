@@ -89,7 +89,12 @@ def _runs_text(discovery: Discovery) -> str:
     rows, trials = len(data.x), int(data.trials.sum())
     if np.all(data.trials == 1):
         return f"{rows:,} runs"
-    return f"{rows:,} sweep points ({trials:,} runs)"
+    return f"{rows:,} {_rows_word(discovery)} ({trials:,} runs)"
+
+
+def _rows_word(discovery: Discovery) -> str:
+    """What a row with several runs is: a sweep point, or a (policy, world) pair."""
+    return "(policy, world) pairs" if discovery.data.source == "worlds" else "sweep points"
 
 
 def _text_size(text: str, size: float) -> tuple[float, float]:
@@ -746,11 +751,11 @@ def _pairs(discovery: Discovery, limits: list[Limit]) -> Figure:
     if runs and k > 2:
         notes.append("each panel shows every run, whatever its other parameters")
     if pooled:
-        notes.append("sweep points with the same two values pooled")
+        notes.append(f"{_rows_word(discovery)} with the same two values pooled")
     main = (
         f"Where runs end in {name}: PRIM's box on {k} parameters"
         if runs
-        else f"{outcome_label(data.outcome)} at the sweep points, with PRIM's box"
+        else f"{outcome_label(data.outcome)} by {_rows_word(discovery)}, with PRIM's box"
     )
     if n == 1:
         ax = grid[0, 0]
