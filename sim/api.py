@@ -22,7 +22,7 @@ import pandas as pd
 from sim import run_fields
 from sim.analysis.compare import CompareError, Comparison, compare_ensembles
 from sim.analysis.outcomes import wilson
-from sim.analysis.results import prepare_output_dir, write_results
+from sim.analysis.results import ResultsError, staged_output, write_results
 from sim.analysis.runner import DEFAULT_BLOCK_SIZE, Ensemble, run_ensemble
 from sim.analysis.sweep import SweepResult, SweepSpec, parse_spec, run_sweep
 from sim.outcome_classes import OUTCOMES, outcome_class, scenario_outcome_names
@@ -190,9 +190,10 @@ class Result:
 
     def save(self, directory: str | Path, force: bool = False) -> Path:
         """Write the results (as ``run --out`` does); :func:`load_results` reads them back."""
-        out = prepare_output_dir(directory, force)
-        write_results(self.ensemble, out, self.summary(), ["sim.api", "Result.save"])
-        return out
+        command = ["sim.api", "Result.save"]
+        with staged_output(directory, force, command) as staging:  # one generation
+            write_results(self.ensemble, staging, self.summary(), command)
+        return Path(directory)
 
     # ------------------------------------------------------------- plots
     def plot_fan_chart(self, missions: Sequence[str] | None = None, ax=None):
@@ -433,6 +434,8 @@ def _result_to_compare(directory: str | Path) -> Result:
         )
     try:
         loaded = load_results(out)
+    except ResultsError as exc:  # names the damaged file and what is wrong with it
+        raise CompareError(f"{out}: cannot read results ({exc})") from None
     except Exception as exc:  # a damaged directory can fail in many ways: say which
         raise CompareError(f"{out}: cannot read results ({type(exc).__name__}: {exc})") from None
     if not isinstance(loaded, Result):
@@ -649,86 +652,286 @@ def robust(
     )
 
 
-def load_results(directory: str | Path) -> Result | SweepResult:
+def load_results(directory: str | Path, partial: bool = False) -> Result | SweepResult:
     """Read what ``run --out``, ``sweep --out`` or ``robust --out`` wrote (a :class:`Result`,
     a sweep's result or a :class:`~sim.analysis.robust.RobustResult`).
 
-    >>> result = sim.load_results("results/us_russia_2021")   # doctest: +SKIP
-    """
-    out = Path(directory)
-    manifest_path = out / "manifest.json"
-    if not manifest_path.is_file():
-        raise FileNotFoundError(f"{out}: no manifest.json; not a results directory")
-    manifest = json.loads(manifest_path.read_text())
-    if "sweep" in manifest:
-        return _load_sweep(out, manifest)
-    if "robust" in manifest:
-        from sim.analysis.robust import load_robust
+    Refuses, with a :class:`~sim.analysis.results.ResultsError` that names the file and
+    says what to do, a directory that is not a results directory, whose results are
+    incomplete (it holds ``INCOMPLETE``, or its manifest's status is ``running``,
+    ``interrupted`` or ``failed``), whose manifest is of another schema version, or
+    whose files are damaged (:mod:`sim.analysis.manifest`). ``partial=True`` reads what
+    an unfinished sweep or robustness analysis has finished so far: the finished points
+    (a sweep) or policies (the others are marked failed, "not computed"); a run has no
+    partial form.
 
-        return load_robust(out)
-    scenario_file = out / "scenario.toml"
+    >>> result = sim.load_results("results/us_russia_2021")   # doctest: +SKIP
+    >>> sofar = sim.load_results("results/sweep", partial=True)  # doctest: +SKIP
+    """
+    from sim.analysis.manifest import check_results_dir
+
+    out = Path(directory)
+    manifest, kind = check_results_dir(out, partial=partial)
+    if kind == "sweep":
+        return _load_sweep(out, manifest, partial)
+    if kind == "robust":
+        return _load_robust(out, manifest, partial)
+    return _load_run(out, manifest)
+
+
+# Readers of a results directory's files: a missing or damaged file is a ResultsError
+# that names it, never an exception from the library that reads it.
+def _damaged(path: Path, exc: BaseException, what: str) -> ResultsError:
+    if isinstance(exc, FileNotFoundError):
+        return ResultsError(f"{path}: missing")
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if len(text) > 160:
+        text = text[:157] + "..."
+    return ResultsError(f"{path}: damaged: cannot be read as {what} ({text})")
+
+
+def _listed(manifest: dict, name: str) -> bool | None:
+    """Whether the manifest lists ``name`` among its files (None: it lists none)."""
+    files = manifest.get("files")
+    return None if files is None else name in files
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises many kinds on a damaged file
+        raise _damaged(path, exc, "a Parquet table") from None
+
+
+def _read_toml(path: Path) -> dict:
     import tomllib
 
-    raw = tomllib.loads(scenario_file.read_text(encoding="utf-8"))
-    scenario = scenario_from_dict(raw, manifest.get("scenario_file", str(scenario_file)))
+    try:
+        return tomllib.loads(path.read_bytes().decode("utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ResultsError(f"{path}: damaged: not valid TOML ({exc})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _damaged(path, exc, "TOML text") from None
+
+
+def _optional_file(out: Path, manifest: dict, name: str) -> Path | None:
+    """``out/name`` if this generation wrote it: when the manifest lists its files, a
+    file it does not list is left by something else and ignored, one it lists must be
+    there."""
+    path = out / name
+    listed = _listed(manifest, name)
+    if listed is False:
+        return None
+    if not path.is_file():
+        if listed:
+            raise ResultsError(f"{path}: missing (manifest.json lists it)")
+        return None
+    return path
+
+
+def _load_run(out: Path, manifest: dict) -> Result:
+    scenario_file = out / "scenario.toml"
+    raw = _read_toml(scenario_file)
+    try:
+        scenario = scenario_from_dict(raw, manifest["scenario_file"])
+    except ScenarioError as exc:
+        problems = "; ".join(str(p) for p in exc.problems)
+        raise ResultsError(f"{scenario_file}: not a valid scenario: {problems}") from None
+    except Exception as exc:
+        raise _damaged(scenario_file, exc, "a scenario") from None
     scenario.overrides = dict(manifest.get("overrides", {}))
     scenario.added_events = list(manifest.get("events_added", []))
     scenario.dropped_events = list(manifest.get("events_dropped", []))
-    table = pd.read_parquet(out / "runs.parquet")
-    traj = None
-    if (out / "trajectories.npz").is_file():
-        with np.load(out / "trajectories.npz") as npz:
-            traj = np.moveaxis(npz["staff"].astype(np.int32), 0, -1)  # (steps, missions, runs)
+    runs_file = out / "runs.parquet"
+    table = _read_parquet(runs_file)
+    if len(table) != manifest["runs"]:
+        raise ResultsError(
+            f"{runs_file}: holds {len(table):,} runs where manifest.json says "
+            f"{manifest['runs']:,}: the files are not of one run (damaged, or mixed by hand); "
+            "run it again with --force"
+        )
+    if "run" not in table.columns:
+        raise ResultsError(f"{runs_file}: damaged: no column 'run'")
     names = scenario_outcome_names(scenario)
-    ensemble = Ensemble(
-        scenario=scenario,
-        seed=int(manifest["seed"]),
-        run_ids=table["run"].to_numpy(),
-        **run_fields.from_table(table, scenario, names, str(out / "runs.parquet")),
-        outcome_names=names,
-        trajectories=traj,
-        events=pd.read_parquet(out / "events.parquet")
-        if (out / "events.parquet").is_file()
-        else None,
-        wall_time=float(manifest.get("wall_time_s", 0.0)),
-        drawn={
+    try:
+        fields = run_fields.from_table(table, scenario, names, str(runs_file))
+        run_ids = table["run"].to_numpy()
+        drawn = {
             name[len("param.") :]: table[name].to_numpy()
             for name in table.columns
-            if name.startswith("param.")
-        },
-    )
+            if isinstance(name, str) and name.startswith("param.")
+        }
+    except (KeyError, ValueError, TypeError, IndexError) as exc:
+        message = str(exc.args[0]) if exc.args else type(exc).__name__
+        if not message.startswith(str(runs_file)):
+            message = f"{runs_file}: damaged: {message}"
+        raise ResultsError(message) from None
+    traj = None
+    traj_file = _optional_file(out, manifest, "trajectories.npz")
+    if traj_file is not None:
+        traj = _read_trajectories(traj_file, run_ids, scenario)
+    events = None
+    events_file = _optional_file(out, manifest, "events.parquet")
+    if events_file is not None:
+        events = _read_parquet(events_file)
+    wall_time = manifest.get("wall_time_s", 0.0)
+    try:
+        ensemble = Ensemble(
+            scenario=scenario,
+            seed=manifest["seed"],
+            run_ids=run_ids,
+            **fields,
+            outcome_names=names,
+            trajectories=traj,
+            events=events,
+            wall_time=float(wall_time),
+            drawn=drawn,
+        )
+    except (ValueError, TypeError, IndexError) as exc:
+        raise _damaged(runs_file, exc, "the table of these runs") from None
     return Result(ensemble)
 
 
-def _load_sweep(out: Path, manifest: dict) -> SweepResult:
-    from sim.analysis.sweep import ParamSpec, _decode_outcomes
+def _read_trajectories(path: Path, run_ids: np.ndarray, scenario: Scenario) -> np.ndarray:
+    """(steps, missions, runs) staff of ``trajectories.npz``, checked against the runs."""
+    try:
+        with np.load(path) as npz:  # refuses pickled objects (allow_pickle defaults off)
+            staff = npz["staff"]
+            stored_runs = npz["runs"] if "runs" in npz.files else None
+    except Exception as exc:  # zipfile, numpy and KeyError ('staff' missing) alike
+        raise _damaged(path, exc, "trajectories (.npz)") from None
+    expected = (len(run_ids), scenario.n_steps, len(scenario.missions))
+    if staff.ndim != 3 or staff.shape != expected or staff.dtype.kind not in "iu":
+        raise ResultsError(
+            f"{path}: does not belong to these results: staff of shape {staff.shape} where "
+            f"runs.parquet and scenario.toml give (runs, steps, missions) = {expected}; "
+            "run it again with --force"
+        )
+    if stored_runs is not None and not np.array_equal(stored_runs, run_ids):
+        raise ResultsError(
+            f"{path}: does not belong to these results: its runs differ from runs.parquet's; "
+            "run it again with --force"
+        )
+    return np.moveaxis(staff.astype(np.int32), 0, -1)
+
+
+def _sweep_spec(manifest: dict, path: Path) -> SweepSpec:
+    from sim.analysis.sweep import ParamSpec
 
     spec_json = manifest["sweep"]
-    params = [
-        ParamSpec(p["path"], values=tuple(p["values"]))
-        if "values" in p
-        else ParamSpec(p["path"], low=p["low"], high=p["high"], integer=p["integer"])
-        for p in spec_json["params"]
-    ]
-    spec = SweepSpec(
+    params = []
+    for p in spec_json["params"]:
+        try:
+            if "values" in p:
+                params.append(ParamSpec(p["path"], values=tuple(p["values"])))
+            else:
+                params.append(
+                    ParamSpec(
+                        p["path"], low=p["low"], high=p["high"], integer=p.get("integer", False)
+                    )
+                )
+        except Exception as exc:
+            raise ResultsError(f"{path}: field 'sweep.params': {exc}") from None
+    return SweepSpec(
         params,
         design=spec_json["design"],
-        samples=spec_json["samples"],
+        samples=spec_json.get("samples"),
         runs=spec_json["runs"],
         seed=spec_json["seed"],
     )
-    points = pd.read_parquet(out / "points.parquet")
-    rows = [json.loads(path.read_text()) for path in sorted((out / "points").glob("*.json"))]
-    rows = [row for row in rows if row.get("outcome_codes")]
+
+
+def _read_units(directory: Path, key: str, count: int) -> dict[int, dict]:
+    """The unit files (a sweep's points, a robustness analysis's policies) by number.
+
+    A sealed file (one with ``sha256``) must match its checksum; files written before
+    the files were sealed are read as they are. A damaged file is a ResultsError naming
+    it (a resume computes it again)."""
+    from sim.analysis import units
+    from sim.analysis.manifest import read_json
+
+    rows: dict[int, dict] = {}
+    for path in sorted(directory.glob("*.json")) if directory.is_dir() else []:
+        row = read_json(path, "a JSON object")
+        if not isinstance(row, dict):
+            raise ResultsError(f"{path}: damaged: expected a JSON object")
+        if "sha256" in row:
+            body = {k: v for k, v in row.items() if k != "sha256"}
+            try:
+                sealed = units.seal(body)["sha256"]
+            except (TypeError, ValueError):
+                sealed = None
+            if sealed != row["sha256"]:
+                raise ResultsError(
+                    f"{path}: damaged: its content does not match its checksum (edited or "
+                    "damaged on disk); --resume computes it again"
+                )
+            row = body
+        number = row.get(key)
+        if not isinstance(number, int) or isinstance(number, bool) or not 0 <= number < count:
+            raise ResultsError(
+                f"{path}: damaged: field '{key}': expected a number from 0 to {count - 1}, "
+                f"found {number!r}"
+            )
+        rows[number] = row
+    return rows
+
+
+def _load_sweep(out: Path, manifest: dict, partial: bool = False) -> SweepResult:
+    from sim.analysis.manifest import COMPLETE_STATUSES, read_json
+    from sim.analysis.results import INCOMPLETE
+    from sim.analysis.sweep import _decode_outcomes
+
+    manifest_path = out / "manifest.json"
+    spec = _sweep_spec(manifest, manifest_path)
+    complete = (
+        manifest.get("status", "complete") in COMPLETE_STATUSES and not (out / INCOMPLETE).exists()
+    )
+    rows = _read_units(out / "points", "point", manifest["points"])
     # The codes index the outcome names stored beside them (the same in every point).
-    names = tuple(rows[0].get("outcome_names") or OUTCOMES) if rows else OUTCOMES
-    codes = {
-        int(row["point"]): _decode_outcomes(row["outcome_codes"], row.get("outcome_names"), names)
-        for row in rows
-    }
-    sensitivity = None
-    if (out / "sensitivity.json").is_file():
-        sensitivity = json.loads((out / "sensitivity.json").read_text())
+    with_codes = [row for row in rows.values() if row.get("outcome_codes")]
+    first = with_codes[0].get("outcome_names") if with_codes else None
+    names = tuple(first) if isinstance(first, list) and first else OUTCOMES
+    codes = {}
+    for index, row in sorted(rows.items()):
+        if not row.get("outcome_codes"):
+            continue
+        try:
+            codes[index] = _decode_outcomes(row["outcome_codes"], row.get("outcome_names"), names)
+        except Exception as exc:  # base64, numpy or an unknown outcome
+            raise _damaged(out / "points" / f"{index:06d}.json", exc, "a sweep point") from None
+    if complete:
+        points_file = out / "points.parquet"
+        points = _read_parquet(points_file)
+        if "status" not in points.columns or len(points) != manifest["points"]:
+            raise ResultsError(
+                f"{points_file}: damaged: expected {manifest['points']:,} points with a "
+                f"'status' column, found {len(points):,} rows"
+                f"{'' if 'status' in points.columns else ' without it'}"
+            )
+        sensitivity = None
+        sens_file = _optional_file(out, manifest, "sensitivity.json")
+        if sens_file is not None:
+            sensitivity = read_json(sens_file)
+            if not isinstance(sensitivity, dict):
+                raise ResultsError(f"{sens_file}: damaged: expected a JSON object")
+    else:  # partial=True: the finished points, in order
+        table = []
+        for index, row in sorted(rows.items()):
+            overrides = row.get("overrides")
+            if not isinstance(overrides, dict):
+                raise ResultsError(
+                    f"{out / 'points' / f'{index:06d}.json'}: damaged: field 'overrides': "
+                    "expected an object"
+                )
+            rest = {
+                k: v
+                for k, v in row.items()
+                if k not in ("point", "overrides", "outcome_codes", "outcome_names")
+            }
+            table.append({"point": index, **overrides, **rest})
+        points = pd.DataFrame(table, columns=None if table else ["point", "status"])
+        sensitivity = None
     return SweepResult(
         spec,
         points,
@@ -739,6 +942,106 @@ def _load_sweep(out: Path, manifest: dict) -> SweepResult:
         names,
         _sweep_scenario(manifest, spec, names),
     )
+
+
+def _load_robust(out: Path, manifest: dict, partial: bool = False):
+    """A robustness analysis read back (what ``robust --out`` wrote), with
+    every file checked); ``partial``: the finished policies, the others marked failed."""
+    from sim.analysis import robust as rb
+    from sim.analysis.manifest import COMPLETE_STATUSES
+    from sim.analysis.results import INCOMPLETE
+
+    manifest_path = out / "manifest.json"
+    info = manifest["robust"]
+    try:
+        levers = [rb.parse_lever(text) for text in info["levers"]]
+    except Exception as exc:
+        raise ResultsError(f"{manifest_path}: field 'robust.levers': {exc}") from None
+    grid = rb.policies(levers)
+    if len(grid) != info["policies"]:
+        raise ResultsError(
+            f"{manifest_path}: field 'robust.policies': the levers make {len(grid)} "
+            f"policies, not {info['policies']}"
+        )
+    names = tuple(info["outcomes"])
+    complete = (
+        manifest.get("status", "complete") in COMPLETE_STATUSES and not (out / INCOMPLETE).exists()
+    )
+    results = _read_units(out / "policies", "policy", len(grid))
+    worlds_file = out / "worlds.parquet"
+    if complete or worlds_file.is_file():
+        worlds = _read_parquet(worlds_file)
+    else:
+        worlds = _redraw_worlds(out, manifest, levers)
+    if len(worlds) != info["worlds"]:
+        raise ResultsError(
+            f"{worlds_file}: holds {len(worlds)} worlds where manifest.json says {info['worlds']}"
+        )
+    missing = [i for i in range(len(grid)) if i not in results]
+    if missing and complete:
+        raise ResultsError(
+            f"{out / 'policies'}: policies {missing[:5]} are missing; run the analysis again "
+            "with --resume"
+        )
+    if partial and not any(row.get("status") == "ok" for row in results.values()):
+        raise ResultsError(f"{out}: no policy has finished yet; nothing to read")
+    for i in missing:
+        results[i] = {"policy": i, "status": "failed", "error": "not computed (unfinished)"}
+    for i, row in results.items():
+        counts = row.get("counts")
+        if row.get("status") == "ok" and not (
+            isinstance(counts, dict)
+            and all(
+                isinstance(counts.get(n), list) and len(counts[n]) == info["worlds"] for n in names
+            )
+        ):
+            raise ResultsError(
+                f"{out / 'policies' / f'{i:06d}.json'}: damaged: field 'counts': expected "
+                f"the counts of each outcome in each of {info['worlds']} worlds"
+            )
+    try:
+        result = rb._assemble(
+            levers,
+            grid,
+            worlds,
+            results,
+            info["runs_per_world"],
+            info["seed"],
+            names,
+            info["reference"],
+        )
+    except rb.RobustError as exc:
+        raise ResultsError(f"{out / 'policies'}: {exc}") from None
+    except (TypeError, ValueError) as exc:
+        raise _damaged(out / "policies", exc, "a policy's counts") from None
+    result.wall_time = float(manifest.get("wall_time_s", 0.0))
+    result.out = out
+    return result
+
+
+def _redraw_worlds(out: Path, manifest: dict, levers: list) -> pd.DataFrame:
+    """The worlds of an unfinished robustness analysis (written only at the end): drawn
+    again from its scenario file, if that still gives the analysis's fingerprint."""
+    from sim.analysis import robust as rb
+    from sim.scenario.reading import parse_override
+
+    info = manifest["robust"]
+    try:
+        overrides = dict(
+            parse_override(f"{k}={v}") for k, v in manifest.get("fixed_overrides", {}).items()
+        )
+        scenario = load_scenario(manifest["scenario_file"], overrides or None)
+        payload = {k: info[k] for k in ("levers", "worlds", "runs_per_world", "seed", "outcomes")}
+        same = rb._fingerprint(scenario.raw, payload) == manifest.get("fingerprint")
+    except Exception:
+        same = False
+    if not same:
+        raise ResultsError(
+            f"{out}: the worlds of this unfinished analysis cannot be drawn again (its "
+            f"scenario file {manifest.get('scenario_file')!r} is gone or has changed); "
+            "finish it with --resume"
+        )
+    return rb.draw_worlds(scenario, info["worlds"], info["seed"], {lever.path for lever in levers})
 
 
 def _sweep_scenario(manifest: dict, spec: SweepSpec, names: tuple[str, ...]) -> Scenario | None:

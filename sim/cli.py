@@ -25,7 +25,14 @@ from sim.analysis.discover import DiscoveryError, discover
 from sim.analysis.resources import ResourceError
 from sim.analysis.results import OutputError, atomic_write, staged_output, write_results
 from sim.analysis.robust import RobustResult, parse_lever, run_robust
-from sim.analysis.runner import DEFAULT_BLOCK_SIZE, Ensemble, _stop, request_stop
+from sim.analysis.runner import (
+    DEFAULT_BLOCK_SIZE,
+    Ensemble,
+    Terminated,
+    _stop,
+    _terminated,
+    request_stop,
+)
 from sim.analysis.sweep import (
     SweepError,
     SweepSpec,
@@ -56,10 +63,12 @@ from sim.scenario import (
     parse_override,
     scenario_from_dict,
 )
+from sim.scenario import events_file as events_file_module
 
 __all__ = ["main"]
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_POINTS_FAILED = 0, 1, 2, 3
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # 128 + SIGINT, 128 + SIGTERM
 
 
 class UsageError(Exception):
@@ -463,6 +472,13 @@ def build_parser() -> argparse.ArgumentParser:
             help="import MODULE (on the Python path) and register the policies, instruments "
             "and outcome classes it defines",
         )
+    for command in (run, val, sweep, rob, explore, cal, back):  # the commands reading scenarios
+        command.add_argument(
+            "--allow-files-outside",
+            action="store_true",
+            help="let a scenario's events_file lie outside the scenario file's folder "
+            "(refused by default; docs/scenario-format.md, section 6.1)",
+        )
     return parser
 
 
@@ -565,22 +581,35 @@ def _on_sigint(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+def _on_sigterm(signum, frame) -> None:
+    # Handled as Ctrl-C is (staged output removed, a sweep's manifest marked
+    # "interrupted", its workers stopped), then exit 143 = 128 + SIGTERM.
+    request_stop(terminate=True)
+    raise Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    previous = None
+    previous = {}
+    allow_outside = events_file_module.ALLOW_FILES_OUTSIDE  # --allow-files-outside sets it
     if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGINT, _on_sigint)
+        previous[signal.SIGINT] = signal.signal(signal.SIGINT, _on_sigint)
+        previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return _main(argv)
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         _stop.clear()
+        _terminated.clear()
+        events_file_module.ALLOW_FILES_OUTSIDE = allow_outside
 
 
 def _main(argv: list[str]) -> int:
     try:
         args = build_parser().parse_args(argv)
+        if getattr(args, "allow_files_outside", False):
+            events_file_module.ALLOW_FILES_OUTSIDE = True  # for this command (main resets it)
         if args.command in (
             "run",
             "validate",
@@ -630,9 +659,12 @@ def _main(argv: list[str]) -> int:
     except (OutputError, ResourceError, PluginError) as exc:
         print(f"escalation-sim: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except Terminated:
+        print("escalation-sim: terminated (SIGTERM)", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print("escalation-sim: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (`... | head`): not an error of ours. Point stdout at
         # devnull so that the interpreter's final flush does not fail again.
@@ -702,10 +734,8 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
-    try:
-        loaded = api.load_results(args.directory)
-    except (FileNotFoundError, KeyError, ValueError) as exc:
-        raise UsageError(f"{args.directory}: cannot read results ({exc})") from None
+    # A directory that is not complete results, or is damaged: a ResultsError, exit 2.
+    loaded = api.load_results(args.directory)
     if isinstance(loaded, api.Result):
         written = loaded.plot_all(args.directory, svg=args.svg)
     elif isinstance(loaded, RobustResult):
@@ -761,11 +791,7 @@ def _cmd_discover(args: argparse.Namespace) -> int:
         raise UsageError(
             f"{directory}: no manifest.json; not a directory written by run, sweep or robust"
         )
-    if (directory / "INCOMPLETE").exists():
-        raise UsageError(
-            f"{directory}: its results are incomplete (see {directory / 'INCOMPLETE'})"
-        )
-    source = api.load_results(directory)
+    source = api.load_results(directory)  # refuses incomplete results, says what to do
     found = discover(
         source,
         args.outcome,

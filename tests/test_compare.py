@@ -231,11 +231,11 @@ class TestBadInput:
     @pytest.mark.parametrize(
         "how, message",
         [
-            ("no_runs", "cannot read results (FileNotFoundError"),
+            ("no_runs", "cannot read results ({bad}/runs.parquet: missing)"),
             ("garbled_runs", "cannot read results"),
             ("garbled_manifest", "manifest.json is damaged"),
             ("incomplete", "the results there are incomplete"),
-            ("garbled_scenario", "cannot read results (TOMLDecodeError"),
+            ("garbled_scenario", "cannot read results ({bad}/scenario.toml: damaged"),
         ],
     )
     def test_a_damaged_directory_is_exit_2_with_a_message(
@@ -244,7 +244,7 @@ class TestBadInput:
         bad = _damaged(dirs, tmp_path, how)
         code, out, err = run_cli(capsys, "compare", dirs["base"], bad)
         assert code == 2 and out == ""
-        assert f"escalation-sim: error: {bad}: {message}" in err
+        assert f"escalation-sim: error: {bad}: {message.format(bad=bad)}" in err
         assert "Traceback" not in err
 
     def test_other_bad_input(self, capsys, dirs, tmp_path):

@@ -28,6 +28,7 @@ import datetime as dt
 import io
 import json
 import math
+import os
 import random
 import shutil
 import signal
@@ -457,6 +458,108 @@ def test_missing_file_directory_and_unreadable(tmp_path):
     assert code == 2 and "no such file" in err
     code, _, err = cli("sweep", tmp_path, "--param", "a.b=1")
     assert code == 2 and "directory" in err
+
+
+# ------------------------------------------------- events_file references
+#: Set in the environment of every events_file case; no message may show it.
+SECRET = "fuzz-secret-" + "q" * 60
+
+
+@pytest.fixture(scope="module")
+def events_folder(tmp_path_factory):
+    """A scenario's folder with every kind of thing an events_file can name: a valid CSV
+    inside, symlinks in and out, to /dev/zero, in a loop and dangling, a FIFO, a
+    directory; a valid CSV outside (one level up)."""
+    top = tmp_path_factory.mktemp("events_refs")
+    folder = top / "case"
+    (folder / "events").mkdir(parents=True)
+    shutil.copy(
+        ROOT / "scenarios" / "events" / "us_russia_2016_2023.csv", folder / "events" / "e.csv"
+    )
+    shutil.copy(folder / "events" / "e.csv", top / "outside.csv")
+    links = {
+        "link_in.csv": "events/e.csv",
+        "link_out.csv": "../outside.csv",
+        "zero.csv": "/dev/zero",
+        "loop.csv": "loop.csv",
+        "dangling.csv": "nowhere/x.csv",
+    }
+    for name, target in links.items():
+        (folder / name).symlink_to(target)
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(folder / "fifo.csv")
+    return folder
+
+
+EVENTS_FILE_VALUES = st.one_of(
+    st.sampled_from(
+        [
+            "events/e.csv",
+            "link_in.csv",
+            "link_out.csv",
+            "zero.csv",
+            "loop.csv",
+            "dangling.csv",
+            "fifo.csv",
+            "events",
+            ".",
+            "../outside.csv",
+            "events/../../outside.csv",
+            "/etc/passwd",
+            "/proc/self/environ",
+            "/dev/zero",
+            "/dev/null",
+            "/",
+            "/nonexistent/x.csv",
+        ]
+    ),
+    st.integers(1, 8).map(lambda n: "../" * n + "x.csv"),
+    st.lists(st.sampled_from(["..", ".", "events", "x", "e.csv"]), min_size=1, max_size=6).map(
+        "/".join
+    ),
+    st.text(st.characters(blacklist_categories=("Cs",)), max_size=20),
+)
+
+
+@settings(SETTINGS, max_examples=60)
+@given(
+    value=EVENTS_FILE_VALUES,
+    limit=st.sampled_from([None, None, "1", "100", "6000", "100000000", "abc", "0"]),
+    allow=st.booleans(),
+)
+def test_fuzzed_events_file_references(events_folder, value, limit, allow):
+    """Whatever ``events_file`` names (outside the folder, .. chains, absolute paths,
+    symlinks, devices, FIFOs, directories, loops) and whatever the size limit, the
+    answer is a load or a clear scenario error (exit 0 or 2): never another error, a
+    hang, or file content beyond a short excerpt."""
+    raw = tomllib.loads(CSV_SCENARIO.read_text())
+    raw["scenario"]["events_file"] = value
+    path = events_folder / "s.toml"
+    path.write_text(tomli_w.dumps(raw))
+    saved = {k: os.environ.get(k) for k in ("SIM_MAX_EVENTS_FILE_BYTES", "SIM_FUZZ_SECRET")}
+    os.environ["SIM_FUZZ_SECRET"] = SECRET
+    if limit is None:
+        os.environ.pop("SIM_MAX_EVENTS_FILE_BYTES", None)
+    else:
+        os.environ["SIM_MAX_EVENTS_FILE_BYTES"] = limit
+    try:
+        flags = ["--allow-files-outside"] if allow else []
+        code, out, err = check_cli("validate", path, *flags)
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+    assert "q" * 41 not in out + err, err  # no more of a file than a short excerpt
+    if code == 2:
+        name = str(events_folder / value) if value.strip() and "\x00" not in value else ""
+        assert "events_file" in err or (name and name in err), err
+        assert "SIM_MAX_EVENTS_FILE_BYTES" in err or limit not in ("abc", "0"), err
+    else:
+        assert "valid scenario" in out
+        resolved = (events_folder / value).resolve()
+        assert allow or resolved.is_relative_to(events_folder.resolve()), value
 
 
 # ------------------------------------------------------------- hypothesis
@@ -901,3 +1004,62 @@ def test_enough_cases(request):
     if partial:
         pytest.skip("only part of the module ran")
     assert FUZZ["cases"] >= 1000, FUZZ
+
+
+@pytest.fixture(scope="module")
+def small_results(tmp_path_factory):
+    """A small valid run's results directory, and its manifest's bytes."""
+    out = tmp_path_factory.mktemp("results") / "run"
+    args = ["run", str(TEACHING), "--runs", "5", "--no-events", "--out", str(out), "--quiet"]
+    assert main(args) == 0
+    return out, (out / "manifest.json").read_bytes()
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
+    max_leaves=6,
+)
+_MANIFEST_KEYS = st.sampled_from(
+    ["schema", "status", "seed", "runs", "scenario_file", "overrides", "events_added",
+     "events_dropped", "wall_time_s", "files", "sweep", "robust", "points", "fingerprint"]
+)  # fmt: skip
+
+
+@settings(SETTINGS, max_examples=80)
+@given(
+    how=st.sampled_from(["set", "delete", "bytes", "truncate"]),
+    key=_MANIFEST_KEYS,
+    value=_JSON_VALUES,
+    data=st.binary(max_size=60),
+    cut=st.floats(0, 1),
+)
+def test_damaged_result_manifests(small_results, how, key, value, data, cut):
+    """A mutated manifest.json: load_results reads the results or raises ResultsError
+    naming the directory or a file in it, never anything else."""
+    import sim
+    from sim.analysis.results import ResultsError
+
+    out, original = small_results
+    manifest = json.loads(original)
+    if how == "set":
+        manifest[key] = value
+        text = json.dumps(manifest).encode()
+    elif how == "delete":
+        manifest.pop(key, None)
+        text = json.dumps(manifest).encode()
+    elif how == "bytes":
+        text = data
+    else:
+        text = original[: int(len(original) * cut)]
+    FUZZ["cases"] += 1
+    try:
+        (out / "manifest.json").write_bytes(text)
+        try:
+            loaded = sim.load_results(out)
+        except ResultsError as exc:
+            assert str(exc).startswith(str(out)), exc
+        else:
+            assert isinstance(loaded, sim.Result) and loaded.n_runs == 5
+    finally:
+        (out / "manifest.json").write_bytes(original)

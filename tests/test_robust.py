@@ -221,4 +221,4 @@ def test_killed_analysis_resumes_with_every_policy_exactly_once(tmp_path, scenar
     pd.testing.assert_frame_equal(pd.read_parquet(out / "robust.parquet"), fresh.table())
     # resuming with other settings is refused
     assert main([*args[3:], "--seed", "7", "--resume"]) == 2
-    assert "different scenario, levers" in capsys.readouterr().err
+    assert "different scenario or design" in capsys.readouterr().err

@@ -413,10 +413,13 @@ def test_point_files_store_outcome_names_and_resume_refuses_another_set(tmp_path
     table = np.array([names.index(n) for n in OUTCOMES], dtype=np.int8)
     reordered = base64.b64encode(table[codes].astype(np.int8).tobytes()).decode()
     np.testing.assert_array_equal(_decode_outcomes(reordered, names), codes)
-    # A file from a version with three outcomes (no names stored) is refused on resume.
+    # A verified file from a version with three outcomes (no names stored) is refused on
+    # resume; an unverifiable one (no checksum) is computed again (tests/test_faults.py).
+    from sim.analysis import units
+
     (out / "points" / "000000.json").unlink()
     del row["outcome_names"]
-    point.write_text(json.dumps(row))
+    units.write_unit(point, row)
     assert main([*base, *param, "--resume"]) == 2
     err = capsys.readouterr().err
     assert "000001.json" in err and "not (unresolved, spiral, de_escalation, relapse)" in err

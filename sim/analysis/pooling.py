@@ -30,6 +30,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import math
+import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -522,27 +523,23 @@ def _map(fn, jobs: list, workers: int, scheduler: str | None) -> list:
             return client.gather(client.map(fn, jobs, pure=False))
     if workers <= 1 or len(jobs) <= 1:
         return [fn(job) for job in jobs]
-    import multiprocessing
+    from sim.analysis.workers import forkserver_context, init_worker, terminate_pool
 
-    context = multiprocessing.get_context("forkserver")
-    # Workers ignore Ctrl-C; the main process stops them (as sweeps do).
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_ignore_sigint)
+    # Workers ignore Ctrl-C (the main process stops them, as sweeps do) and end
+    # themselves if the main process dies.
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=forkserver_context(),
+        initializer=init_worker,
+        initargs=(os.getpid(),),
+    )
     try:
         out = list(pool.map(fn, jobs))
     except BaseException:
-        processes = list((getattr(pool, "_processes", None) or {}).values())
-        pool.shutdown(wait=False, cancel_futures=True)
-        for process in processes:
-            process.terminate()
+        terminate_pool(pool)
         raise
     pool.shutdown()
     return out
-
-
-def _ignore_sigint() -> None:
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _fit_one(job) -> SMCResult:

@@ -179,8 +179,9 @@ def ring_depth(scenario: Scenario) -> int:
     return model_ring_depth(scenario)
 
 
-def per_run_block_bytes(scenario: Scenario) -> int:
-    """Bytes one run takes in a block being stepped."""
+def per_run_block_bytes(scenario: Scenario, measure_events: bool = True) -> int:
+    """Bytes one run takes in a block being stepped (without the event record's rows
+    unless ``measure_events``)."""
     m = len(scenario.missions)
     s = len(scenario.states)
     depth = ring_depth(scenario)
@@ -206,7 +207,7 @@ def per_run_block_bytes(scenario: Scenario) -> int:
     # Per mission: the refs of the step's acts (8 bytes each, six arrays); per relation:
     # the causes and refs of queued decisions.
     refs = m * 6 * 8 + relations // 3
-    log = events_per_run(scenario) * LOG_ROW_BYTES
+    log = events_per_run(scenario) * LOG_ROW_BYTES if measure_events else 0
     return int(_TEMPORARIES * (ring + missions + relations + per_run + refs) + log)
 
 
@@ -252,10 +253,12 @@ class Estimate:
         return f"{format_bytes(self.total)} ({', '.join(parts)})"
 
 
-def plan_block_size(scenario: Scenario, block_size: int, budget: int | None = None) -> int:
+def plan_block_size(
+    scenario: Scenario, block_size: int, budget: int | None = None, measure_events: bool = True
+) -> int:
     """The block size to use: ``block_size``, or fewer runs if a block would not fit."""
     budget = memory_budget() if budget is None else budget
-    per_run = per_run_block_bytes(scenario)
+    per_run = per_run_block_bytes(scenario, measure_events)
     fitting = int(BLOCK_BUDGET_SHARE * budget) // max(per_run, 1)
     return max(1, min(block_size, fitting))
 
@@ -272,19 +275,23 @@ def estimate(
 ) -> Estimate:
     """What running ``runs`` runs of ``scenario`` would need (see the module's docstring)."""
     budget = memory_budget() if budget is None else budget
-    block = min(plan_block_size(scenario, block_size, budget), runs)
+    # The pilot steps PILOT_RUNS runs through the horizon; an ensemble no larger takes no
+    # more memory than the pilot would, so its event record is not measured (a pilot
+    # would cost as long as the ensemble itself).
+    measure = runs > PILOT_RUNS
+    block = min(plan_block_size(scenario, block_size, budget, measure), runs)
     traj = runs * scenario.n_steps * len(scenario.missions) * 4 if keep_trajectories else 0
     if writing:
         traj *= 2  # the (runs, steps, missions) copy written to trajectories.npz
     events = 0
-    if keep_events:
+    if keep_events and measure:
         rows = events_per_run(scenario)
         events = int(runs * rows * EVENT_ROW_BYTES * (2 if writing else 1))  # + Arrow copy
         events += int(block * rows * _FRAME_ROW_BYTES)  # a block's table being built
     return Estimate(
         runs=runs,
         block_size=block,
-        block=block * per_run_block_bytes(scenario),
+        block=block * per_run_block_bytes(scenario, measure),
         results=runs * per_run_result_bytes(scenario, writing),
         trajectories=traj,
         budget=budget,

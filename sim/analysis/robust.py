@@ -44,16 +44,34 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from sim.analysis.results import INCOMPLETE, OutputError, atomic_write, prepare_output_dir, versions
+from sim.analysis import units
+from sim.analysis.fingerprint import code_fingerprint
+from sim.analysis.manifest import SCHEMA_VERSION
+from sim.analysis.results import (
+    INCOMPLETE,
+    OutputError,
+    atomic_write,
+    clear_output_dir,
+    prepare_output_dir,
+    versions,
+)
 from sim.analysis.runner import check_stop, run_ensemble
-from sim.analysis.sweep import ParamSpec, SweepError, _Executor, parse_param
+from sim.analysis.sweep import (
+    ParamSpec,
+    SweepError,
+    _Executor,
+    _record_failure,
+    _resumable_manifest,
+    _start,
+    parse_param,
+)
 from sim.distributions import PARAM_STEP, scenario_distributions
 from sim.engine.rng import RunStreams, slot
 from sim.outcome_classes import scenario_outcome_names
 from sim.policies import plugin_state, restore_plugins
 from sim.scenario import Scenario, ScenarioError, scenario_from_dict
 
-__all__ = ["RobustError", "RobustResult", "load_robust", "parse_lever", "run_robust"]
+__all__ = ["RobustError", "RobustResult", "parse_lever", "run_robust"]
 
 WORLDS = 200
 RUNS_PER_WORLD = 50
@@ -400,12 +418,16 @@ def run_robust(
         "outcomes": list(names),
     }
     fingerprint = _fingerprint(scenario.raw, payload)
+    plugins = plugin_state()
+    code = code_fingerprint(plugins)
     out_dir = Path(out) if out is not None else None
     done: dict[int, dict] = {}
     manifest: dict[str, Any] = {}
     if out_dir is not None:
-        done = _prepare(out_dir, fingerprint, resume, force)
+        created = not out_dir.exists()
+        done = _prepare(out_dir, fingerprint, code, resume, force)
         manifest = {
+            "schema": SCHEMA_VERSION,
             "package": "escalation-sim",
             "versions": versions(),
             "robust": {**payload, "policies": len(grid), "reference": reference},
@@ -413,22 +435,21 @@ def run_robust(
             "scenario_file": scenario.source,
             "fixed_overrides": {k: str(v) for k, v in scenario.overrides.items()},
             "fingerprint": fingerprint,
+            "code": code,
             "workers": workers,
             "scheduler": scheduler,
             "command": command if command is not None else sys.argv,
             "status": "running",
+            **units.counts(done),
         }
-        atomic_write(out_dir / INCOMPLETE, lambda h: h.write(_INCOMPLETE_TEXT.encode()))
-        atomic_write(out_dir / "manifest.json", lambda h: h.write(_json(manifest)))
+        _start(out_dir, manifest, created, unit_dir="policies", text=_INCOMPLETE_TEXT)
     world_values = {path: world_frame[path].tolist() for path in world_frame.columns}
-    plugins = plugin_state()
     tasks = [
         (i, (scenario.raw, scenario.source, policy, world_values, runs_per_world, seed, plugins))
         for i, policy in enumerate(grid)
         if i not in done
     ]
     results = dict(done)
-    executor = _Executor(workers, scheduler) if tasks else None
     bar = tqdm(
         total=len(grid),
         initial=len(done),
@@ -438,31 +459,38 @@ def run_robust(
         leave=False,
         delay=1.0,
     )
-    interrupted = False
+    executor = None
+    failure: BaseException | None = None
     try:
+        executor = _Executor(workers, scheduler) if tasks else None
+        if executor is not None:
+            executor.check_workers(code)
         for index, row in executor.map_unordered(tasks, run_policy) if executor else ():
             check_stop()
             row = {"policy": index, **row}
-            results[index] = row
             if out_dir is not None:
-                atomic_write(_policy_path(out_dir, index), lambda h, r=row: h.write(_json(r)))
+                units.write_unit(_policy_path(out_dir, index), row)
+            results[index] = row
             bar.update(1)
-    except BaseException:
-        interrupted = True
+    except BaseException as exc:
+        failure = exc
         raise
     finally:
         bar.close()
         if executor is not None:
-            executor.close(abort=interrupted)
-        if interrupted and out_dir is not None:
-            manifest.update(status="interrupted", finished=len(results))
-            atomic_write(out_dir / "manifest.json", lambda h: h.write(_json(manifest)))
+            executor.close(abort=failure is not None)
+        if failure is not None and out_dir is not None:
+            _record_failure(out_dir, manifest, results, failure)
     result = _assemble(levers, grid, world_frame, results, runs_per_world, seed, names, reference)
     result.wall_time = time.perf_counter() - started
     result.out = out_dir
     result.scenario = scenario
     if out_dir is not None:
-        _write_outputs(result, manifest)
+        try:
+            _write_outputs(result, manifest)
+        except BaseException as exc:
+            _record_failure(out_dir, manifest, results, exc)
+            raise
     return result
 
 
@@ -520,49 +548,27 @@ def _assemble(levers, grid, world_frame, results, runs_per_world, seed, names, r
     )
 
 
-def _prepare(out: Path, fingerprint: str, resume: bool, force: bool) -> dict[int, dict]:
+def _prepare(out: Path, fingerprint: str, code: dict, resume: bool, force: bool) -> dict[int, dict]:
+    """Check or create the output directory; with ``resume``, the policies already done
+    (verified; failed and damaged ones are computed again, the damaged named)."""
     if resume:
-        manifest_path = out / "manifest.json"
-        if not manifest_path.is_file():
-            raise RobustError(f"{out}: nothing to resume (no manifest.json)")
-        try:
-            manifest = json.loads(manifest_path.read_text())
-        except (OSError, ValueError) as exc:
-            raise RobustError(f"{manifest_path}: cannot be read ({exc})") from None
-        if manifest.get("fingerprint") != fingerprint:
-            raise RobustError(
-                f"{out}: the analysis there has a different scenario, levers, worlds or seed; "
-                "resume it with the same arguments, or choose another --out"
-            )
-        done = {}
-        for path in sorted((out / "policies").glob("*.json")):
-            try:
-                row = json.loads(path.read_text())
-                done[int(row["policy"])] = row
-            except (OSError, ValueError, KeyError, TypeError):
-                continue  # a damaged file: that policy is computed again
-        return done
+        _resumable_manifest(out, fingerprint, code)
+        rows, damaged = units.read_units(out / "policies", "policy")
+        for path, reason in damaged:
+            print(f"escalation-sim: warning: {path}: {reason}; computing it again", file=sys.stderr)
+        return {i: row for i, row in rows.items() if row.get("status") == "ok"}
+    existed = out.is_dir() and any(out.iterdir())
     try:
         prepare_output_dir(out, force)
+        if force and existed:
+            clear_output_dir(out)  # one generation: nothing of the old analysis stays
     except OutputError as exc:
         raise RobustError(
             str(exc).replace("--force", "--resume (to continue) or --force")
         ) from None
     (out / "policies").mkdir(exist_ok=True)
-    for stale in (out / "policies").glob("*.json"):
-        stale.unlink()  # only reached with --force
-    for name in _OUTPUT_FILES:
-        (out / name).unlink(missing_ok=True)
     return {}
 
-
-_OUTPUT_FILES = (
-    "robust.parquet",
-    "worlds.parquet",
-    "world_outcomes.parquet",
-    "report.txt",
-    "robust.png",
-)
 
 _INCOMPLETE_TEXT = (
     "This robustness analysis is not finished: it is still running, or it was\n"
@@ -601,37 +607,6 @@ def _write_outputs(result: RobustResult, manifest: dict) -> None:
     )
     atomic_write(out / "manifest.json", lambda h: h.write(_json(manifest)))
     (out / INCOMPLETE).unlink(missing_ok=True)
-
-
-def load_robust(directory: str | Path) -> RobustResult:
-    """Read back what ``robust --out`` wrote."""
-    out = Path(directory)
-    manifest = json.loads((out / "manifest.json").read_text())
-    info = manifest["robust"]
-    levers = [parse_lever(text) for text in info["levers"]]
-    grid = policies(levers)
-    worlds = pd.read_parquet(out / "worlds.parquet")
-    names = tuple(info["outcomes"])
-    results = {}
-    for path in sorted((out / "policies").glob("*.json")):
-        row = json.loads(path.read_text())
-        results[int(row["policy"])] = row
-    missing = [i for i in range(len(grid)) if i not in results]
-    if missing:
-        raise RobustError(f"{out}: policies {missing[:5]} are missing; run it again with --resume")
-    result = _assemble(
-        levers,
-        grid,
-        worlds,
-        results,
-        info["runs_per_world"],
-        info["seed"],
-        names,
-        info["reference"],
-    )
-    result.wall_time = float(manifest.get("wall_time_s", 0.0))
-    result.out = out
-    return result
 
 
 def _json(data: Any) -> bytes:

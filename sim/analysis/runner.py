@@ -28,6 +28,7 @@ from sim.spec import Scenario
 __all__ = [
     "DEFAULT_BLOCK_SIZE",
     "Ensemble",
+    "Terminated",
     "assemble_ensemble",
     "check_stop",
     "request_stop",
@@ -41,16 +42,25 @@ DEFAULT_BLOCK_SIZE = 16_384
 #: swallowed if it lands in a finaliser or weakref callback (Python prints and ignores
 #: exceptions there); the step loop checks this flag too, so a run always stops.
 _stop = threading.Event()
+_terminated = threading.Event()
 
 
-def request_stop() -> None:
+class Terminated(KeyboardInterrupt):
+    """SIGTERM: stopped like Ctrl-C (staged output removed, manifests marked
+    interrupted), but the command exits 143 rather than 130."""
+
+
+def request_stop(terminate: bool = False) -> None:
+    if terminate:
+        _terminated.set()
     _stop.set()
 
 
 def check_stop() -> None:
-    """Raise KeyboardInterrupt if Ctrl-C was pressed (see :func:`request_stop`)."""
+    """Raise KeyboardInterrupt (Terminated after SIGTERM) if a stop was requested (see
+    :func:`request_stop`)."""
     if _stop.is_set():
-        raise KeyboardInterrupt
+        raise Terminated if _terminated.is_set() else KeyboardInterrupt
 
 
 class EnsembleViews:

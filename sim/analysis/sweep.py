@@ -22,9 +22,7 @@ import hashlib
 import itertools
 import json
 import math
-import multiprocessing
 import os
-import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -37,8 +35,19 @@ import pandas as pd
 from tqdm import tqdm  # text bar on stderr, also under Jupyter
 
 from sim import run_fields
-from sim.analysis.results import INCOMPLETE, OutputError, atomic_write, prepare_output_dir, versions
+from sim.analysis import units
+from sim.analysis.fingerprint import code_fingerprint, fingerprint_differences
+from sim.analysis.manifest import SCHEMA_VERSION
+from sim.analysis.results import (
+    INCOMPLETE,
+    OutputError,
+    atomic_write,
+    clear_output_dir,
+    prepare_output_dir,
+    versions,
+)
 from sim.analysis.runner import check_stop, run_ensemble
+from sim.analysis.workers import forkserver_context, init_worker, terminate_pool
 from sim.outcome_classes import OUTCOMES, outcome_class, scenario_outcome_names
 from sim.policies import plugin_state, restore_plugins
 from sim.scenario import (
@@ -64,6 +73,14 @@ __all__ = [
 ]
 
 DESIGNS = ("grid", "lhs", "sobol")
+#: Times a point is given to a new local worker after its worker died.
+MAX_ATTEMPTS = 3
+#: Seconds without a finished point after which the Dask scheduler must answer a ping.
+SCHEDULER_TIMEOUT = 30.0
+try:
+    SCHEDULER_TIMEOUT = max(1.0, float(os.environ.get("SIM_SCHEDULER_TIMEOUT", "30")))
+except ValueError:  # a bad value: the default (the variable is for tests and clusters)
+    pass
 SWEEP_KEYS = {"scenario", "params", "design", "samples", "runs", "seed", "workers", "scheduler"}
 MAX_POINTS = 1_000_000
 
@@ -482,11 +499,17 @@ class _Executor:
             except OSError as exc:
                 raise SweepError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
         elif workers > 1:
-            context = multiprocessing.get_context("forkserver")
-            # Workers ignore Ctrl-C: the main process catches it and stops them (close).
-            self._pool = cf.ProcessPoolExecutor(
-                max_workers=workers, mp_context=context, initializer=_ignore_sigint
-            )
+            self._pool = self._new_pool()
+
+    def _new_pool(self) -> cf.ProcessPoolExecutor:
+        # Workers ignore Ctrl-C (the main process stops them, in close) and end
+        # themselves if the main process dies (sim.analysis.workers).
+        return cf.ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=forkserver_context(),
+            initializer=init_worker,
+            initargs=(os.getpid(),),
+        )
 
     def map_unordered(
         self, tasks: list[tuple[int, tuple]], task=None
@@ -498,40 +521,124 @@ class _Executor:
         """
         task = run_point if task is None else task
         if self._client is not None:
-            from distributed import as_completed
-
-            futures = {}
-            for index, args in tasks:
-                future = self._client.submit(task, *args, pure=False)
-                futures[future] = index
-            for future in as_completed(futures):
-                yield futures[future], future.result()
+            yield from self._map_dask(tasks, task)
         elif self._pool is not None:
-            futures = {self._pool.submit(task, *args): index for index, args in tasks}
-            for future in cf.as_completed(futures):
-                yield futures[future], future.result()
+            yield from self._map_pool(tasks, task)
         else:
             for index, args in tasks:
                 yield index, task(*args)
+
+    def _map_pool(self, tasks, task) -> Iterator[tuple[int, dict]]:
+        """On the local pool. A worker that dies (killed, out of memory) breaks the pool,
+        and every point in it with it: a new pool takes over and the points not finished
+        are given again. After a second break the points run one at a time, so that the
+        one that kills its worker is known: it is tried :data:`MAX_ATTEMPTS` times, then
+        recorded as a failed point (``--resume`` tries failed points again)."""
+        waiting = dict(tasks)
+        breaks = 0
+        while waiting and breaks < 2:
+            futures = {self._pool.submit(task, *args): index for index, args in waiting.items()}
+            try:
+                for future in cf.as_completed(futures):
+                    index = futures[future]
+                    row = future.result()
+                    del waiting[index]
+                    yield index, row
+            except cf.process.BrokenProcessPool:
+                breaks += 1
+                self._renew_pool()
+        attempts = dict.fromkeys(waiting, 0)
+        while waiting:
+            index, args = next(iter(waiting.items()))
+            attempts[index] += 1
+            try:
+                row = self._pool.submit(task, *args).result()
+            except cf.process.BrokenProcessPool:
+                self._renew_pool()
+                if attempts[index] < MAX_ATTEMPTS:
+                    continue
+                row = {
+                    "status": "failed",
+                    "error": f"its worker process died {MAX_ATTEMPTS} times (killed, or out "
+                    "of memory); --resume tries it again",
+                }
+            del waiting[index]
+            yield index, row
+
+    def _renew_pool(self) -> None:
+        terminate_pool(self._pool)
+        self._pool = self._new_pool()
+
+    def _map_dask(self, tasks, task) -> Iterator[tuple[int, dict]]:
+        """On the Dask cluster, which retries points of lost workers itself. A lost or
+        silent scheduler ends the sweep with a clear message (SchedulerLost)."""
+        from distributed import wait
+
+        futures = {}
+        try:
+            for index, args in tasks:
+                futures[self._client.submit(task, *args, pure=False)] = index
+            pending = set(futures)
+            while pending:
+                done, pending = wait(
+                    pending, timeout=SCHEDULER_TIMEOUT, return_when="FIRST_COMPLETED"
+                )
+                if not done:
+                    self._check_scheduler()
+                    continue
+                for future in done:
+                    yield futures[future], future.result()
+        except (OSError, TimeoutError) as exc:
+            raise SchedulerLost(self.scheduler, exc) from None
+        except Exception as exc:
+            if type(exc).__module__.startswith(("distributed", "tornado")):
+                raise SchedulerLost(self.scheduler, exc) from None
+            raise
+
+    def _check_scheduler(self) -> None:
+        """Raise SchedulerLost unless the scheduler answers within SCHEDULER_TIMEOUT."""
+        try:
+            self._client.sync(self._client.scheduler.identity, callback_timeout=SCHEDULER_TIMEOUT)
+        except Exception as exc:
+            raise SchedulerLost(self.scheduler, exc) from None
+
+    def check_workers(self, expected: dict) -> None:
+        """Refuse a Dask cluster whose workers run other code than this process."""
+        if self._client is None:
+            return
+        found = self._client.run(code_fingerprint)
+        for worker, fingerprint in sorted(found.items()):
+            differences = fingerprint_differences(fingerprint, expected)
+            if differences:
+                raise SweepError(
+                    f"--scheduler {self.scheduler}: worker {worker} runs other code than "
+                    f"this process ({'; '.join(differences)}); install the same version "
+                    "of escalation-sim on every worker"
+                )
 
     def close(self, abort: bool = False) -> None:
         """Shut down; with ``abort`` (an interrupt), stop running points at once."""
         if self._pool is not None:
             if abort:
-                processes = list((getattr(self._pool, "_processes", None) or {}).values())
-                self._pool.shutdown(wait=False, cancel_futures=True)
-                for process in processes:
-                    process.terminate()
-                for process in processes:
-                    process.join(timeout=2)
+                terminate_pool(self._pool)
             else:
                 self._pool.shutdown(cancel_futures=True)
         if self._client is not None:
-            self._client.close()
+            try:
+                self._client.close(timeout=5)
+            except Exception:  # a lost scheduler: nothing left to close
+                pass
 
 
-def _ignore_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+class SchedulerLost(SweepError):
+    """The Dask scheduler went away or stopped answering."""
+
+    def __init__(self, address: str | None, cause: BaseException) -> None:
+        super().__init__(
+            f"lost the Dask scheduler {address} ({type(cause).__name__}: {cause or 'no answer'} "
+            f"within {SCHEDULER_TIMEOUT:g} s); the points finished so far are saved: run the "
+            "same command with --resume once the cluster is back"
+        )
 
 
 def _point_path(out: Path, index: int) -> Path:
@@ -568,22 +675,23 @@ def run_sweep(
     raw = scenario.raw
     names = scenario_outcome_names(scenario)
     fingerprint = _fingerprint(raw, spec, names)
+    plugins = plugin_state()
+    code = code_fingerprint(plugins)
     out_dir = Path(out) if out is not None else None
     done: dict[int, dict] = {}
+    manifest: dict[str, Any] = {}
     if out_dir is not None:
-        done = _prepare_sweep_dir(out_dir, fingerprint, resume, force, names)
+        created = not out_dir.exists()
+        done = _prepare_sweep_dir(out_dir, fingerprint, code, resume, force, names)
         manifest = _manifest(scenario, spec, fingerprint, len(points), workers, scheduler, command)
-        manifest["status"] = "running"
-        atomic_write(out_dir / INCOMPLETE, lambda h: h.write(_INCOMPLETE_TEXT.encode()))
-        atomic_write(out_dir / "manifest.json", lambda h: h.write(_json(manifest)))
-    plugins = plugin_state()
+        manifest.update(status="running", code=code, **units.counts(done))
+        _start(out_dir, manifest, created)
     tasks = [
         (i, (raw, scenario.source, point, spec.runs, spec.seed, plugins))
         for i, point in enumerate(points)
         if i not in done
     ]
     results = dict(done)
-    executor = _Executor(workers, scheduler) if tasks else None
     bar = tqdm(
         total=len(points),
         initial=len(done),
@@ -593,25 +701,28 @@ def run_sweep(
         leave=False,
         delay=1.0,
     )
-    interrupted = False
+    executor = None
+    failure: BaseException | None = None
     try:
+        executor = _Executor(workers, scheduler) if tasks else None
+        if executor is not None:
+            executor.check_workers(code)
         for index, row in executor.map_unordered(tasks) if executor else ():
             check_stop()
             row = {"point": index, **row}
-            results[index] = row
             if out_dir is not None:
-                atomic_write(_point_path(out_dir, index), lambda h, r=row: h.write(_json(r)))
+                units.write_unit(_point_path(out_dir, index), row, _jsonable)
+            results[index] = row
             bar.update(1)
-    except BaseException:
-        interrupted = True
+    except BaseException as exc:
+        failure = exc
         raise
     finally:
         bar.close()
         if executor is not None:
-            executor.close(abort=interrupted)
-        if interrupted and out_dir is not None:
-            manifest.update(status="interrupted", finished=len(results))
-            atomic_write(out_dir / "manifest.json", lambda h: h.write(_json(manifest)))
+            executor.close(abort=failure is not None)
+        if failure is not None and out_dir is not None:
+            _record_failure(out_dir, manifest, results, failure)
 
     table, codes = _table(results, points, spec, names)
     sensitivity = _sobol(spec, table, names) if spec.design == "sobol" else None
@@ -619,43 +730,116 @@ def run_sweep(
         spec, table, sensitivity, time.perf_counter() - started, out_dir, codes, names, scenario
     )
     if out_dir is not None:
-        _write_outputs(result, scenario, fingerprint, workers, scheduler, command, csv)
+        try:
+            _write_outputs(result, scenario, fingerprint, code, workers, scheduler, command, csv)
+        except BaseException as exc:
+            _record_failure(out_dir, manifest, results, exc)
+            raise
     return result
 
 
+def _start(
+    out: Path, manifest: dict, created: bool, unit_dir: str = "points", text: str | None = None
+) -> None:
+    """Mark the directory as being written. If that fails (a full disk), leave nothing
+    half-made behind, so that a retry or --resume sees the directory as it was."""
+    try:
+        marker = (text or _INCOMPLETE_TEXT).encode()
+        atomic_write(out / INCOMPLETE, lambda h: h.write(marker))
+        atomic_write(out / "manifest.json", lambda h: h.write(_json(manifest)))
+    except BaseException:
+        if created:
+            (out / INCOMPLETE).unlink(missing_ok=True)
+            try:
+                (out / unit_dir).rmdir()
+                out.rmdir()
+            except OSError:
+                pass
+        raise
+
+
+def _record_failure(out: Path, manifest: dict, results: dict, exc: BaseException) -> None:
+    """The manifest says truthfully how the sweep ended: interrupted, or failed and why,
+    with the counts of the points on disk. Best effort: the disk may be full."""
+    from sim.analysis.runner import Terminated
+
+    if isinstance(exc, KeyboardInterrupt):
+        status = "interrupted"
+        manifest["signal"] = "SIGTERM" if isinstance(exc, Terminated) else "SIGINT"
+    else:
+        status = "failed"
+        manifest["error"] = f"{type(exc).__name__}: {exc}"
+    manifest.update(status=status, **units.counts(results))
+    try:
+        atomic_write(out / "manifest.json", lambda h: h.write(_json(manifest)))
+    except (OSError, OutputError):
+        pass
+
+
 def _prepare_sweep_dir(
-    out: Path, fingerprint: str, resume: bool, force: bool, names: tuple[str, ...]
+    out: Path, fingerprint: str, code: dict, resume: bool, force: bool, names: tuple[str, ...]
 ) -> dict[int, dict]:
-    """Check or create the output directory; with ``resume``, the points already done."""
+    """Check or create the output directory; with ``resume``, the points already done.
+
+    A resumed sweep keeps the verified points that finished; failed points, and point
+    files that are damaged or cannot be verified, are computed again (and named on
+    stderr)."""
     if resume:
-        manifest_path = out / "manifest.json"
-        if not manifest_path.is_file():
-            raise SweepError(f"{out}: nothing to resume (no manifest.json)")
-        manifest = json.loads(manifest_path.read_text())
-        if manifest.get("fingerprint") != fingerprint:
-            raise SweepError(
-                f"{out}: the sweep there has a different scenario or design; "
-                "resume it with the same arguments, or choose another --out"
+        manifest = _resumable_manifest(out, fingerprint, code)
+        del manifest
+        rows, damaged = units.read_units(out / "points", "point")
+        for path, reason in damaged:
+            print(
+                f"escalation-sim: warning: {path}: {reason}; computing it again",
+                file=sys.stderr,
             )
         done = {}
-        for path in sorted((out / "points").glob("*.json")):
-            row = json.loads(path.read_text())
+        for index, row in rows.items():
             problem = outcome_set_problem(row, names)
             if problem:
                 raise SweepError(
-                    f"{path}: {problem}; this version cannot resume it (start anew with "
-                    "--force, or choose another --out)"
+                    f"{_point_path(out, index)}: {problem}; this version cannot resume it "
+                    "(start anew with --force, or choose another --out)"
                 )
-            done[int(row["point"])] = row
+            if row.get("status") == "ok":
+                done[index] = row  # a failed point is tried again
         return done
+    existed = out.is_dir() and any(out.iterdir())
     try:
         prepare_output_dir(out, force)
+        if force and existed:
+            clear_output_dir(out)  # one generation: nothing of the old sweep stays
     except OutputError as exc:
         raise SweepError(str(exc).replace("--force", "--resume (to continue) or --force")) from None
     (out / "points").mkdir(exist_ok=True)
-    for stale in (out / "points").glob("*.json"):
-        stale.unlink()  # only reached with --force
     return {}
+
+
+def _resumable_manifest(out: Path, fingerprint: str, code: dict) -> dict:
+    """The manifest of the work to resume in ``out``, checked against this run's."""
+    manifest_path = out / "manifest.json"
+    if not manifest_path.is_file():
+        raise SweepError(f"{out}: nothing to resume (no manifest.json)")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SweepError(
+            f"{manifest_path}: cannot be read ({exc}); start anew with --force"
+        ) from None
+    if not isinstance(manifest, dict) or manifest.get("fingerprint") != fingerprint:
+        raise SweepError(
+            f"{out}: the work there has a different scenario or design (parameters, "
+            "levers, runs, seed or outcome classes); resume it with the same arguments, or "
+            "choose another --out"
+        )
+    differences = fingerprint_differences(manifest.get("code"), code)
+    if differences:
+        raise SweepError(
+            f"{out}: cannot resume: {'; '.join(differences)}. Points computed by two "
+            "versions of the model would be mixed; finish it with the code that started "
+            "it, or start anew with --force"
+        )
+    return manifest
 
 
 def _compared(names: tuple[str, ...]) -> list[str]:
@@ -722,6 +906,7 @@ def _sobol(spec: SweepSpec, table: pd.DataFrame, names: tuple[str, ...]) -> dict
 
 def _manifest(scenario, spec, fingerprint, n_points, workers, scheduler, command) -> dict:
     return {
+        "schema": SCHEMA_VERSION,
         "package": "escalation-sim",
         "versions": versions(),
         "scenario": scenario.name,
@@ -737,7 +922,7 @@ def _manifest(scenario, spec, fingerprint, n_points, workers, scheduler, command
     }
 
 
-def _write_outputs(result, scenario, fingerprint, workers, scheduler, command, csv) -> None:
+def _write_outputs(result, scenario, fingerprint, code, workers, scheduler, command, csv) -> None:
     out = result.out
     table = result.points
     atomic_write(out / "points.parquet", lambda h: table.to_parquet(h, index=False))
@@ -751,6 +936,7 @@ def _write_outputs(result, scenario, fingerprint, workers, scheduler, command, c
     )
     manifest.update(
         status="complete" if result.failed == 0 else "complete with failed points",
+        code=code,
         finished=int((table["status"] == "ok").sum()),
         failed=result.failed,
         wall_time_s=round(result.wall_time, 3),

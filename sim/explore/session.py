@@ -12,6 +12,7 @@ same scenario, and :meth:`Explorer.scenario_toml` what that command writes as
 from __future__ import annotations
 
 import io
+import os
 import shlex
 import tempfile
 import time
@@ -53,7 +54,10 @@ class Cancelled(Exception):
 _SHARED: dict[str, Any] = {}
 
 
-def _init_worker(progress, stop) -> None:
+def _init_worker(progress, stop, main_pid: int) -> None:
+    from sim.analysis.workers import init_worker
+
+    init_worker(main_pid)  # ends itself if the explorer's process dies
     _SHARED["progress"] = progress
     _SHARED["stop"] = stop
 
@@ -256,18 +260,19 @@ class Explorer:
     def _in_workers(self, scenario, ids, seed, keep_events, progress, should_stop) -> list:
         """The ensemble's blocks computed in parallel, one part per worker, in run order
         (run r's numbers depend on (seed, r) alone, so the parts are the runs' own)."""
-        import multiprocessing
         from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 
+        from sim.analysis.workers import forkserver_context
+
         if self._pool is None:
-            context = multiprocessing.get_context("forkserver")
+            context = forkserver_context()
             self._progress = context.Array("i", self.workers, lock=False)
             self._stop = context.Value("q", -1, lock=False)
             self._pool = ProcessPoolExecutor(
                 self.workers,
                 mp_context=context,
                 initializer=_init_worker,
-                initargs=(self._progress, self._stop),
+                initargs=(self._progress, self._stop, os.getpid()),
             )
         self._jobs += 1
         job = self._jobs

@@ -58,13 +58,23 @@ def read_toml(path: str | Path, source: str | None = None) -> dict[str, Any]:
     return raw
 
 
-def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
-    """Read, override and validate a scenario file. Raises :class:`ScenarioError`."""
+def load_scenario(
+    path: str | Path,
+    overrides: dict[str, Any] | None = None,
+    *,
+    allow_files_outside: bool | None = None,
+) -> Scenario:
+    """Read, override and validate a scenario file. Raises :class:`ScenarioError`.
+
+    ``allow_files_outside=True`` lets its ``events_file`` lie outside the scenario
+    file's folder (default: :data:`sim.scenario.events_file.ALLOW_FILES_OUTSIDE`, which
+    ``--allow-files-outside`` sets).
+    """
     source = str(path)
     raw = read_toml(path, source)
     # The CSV's rows become [[events]] before --set, so events.N is an index in the
     # merged list (CSV rows first).
-    raw, events_file = read_events_file(raw, source)
+    raw, events_file = read_events_file(raw, source, allow_files_outside=allow_files_outside)
     if overrides:
         raw = apply_overrides(raw, overrides, source)
     return scenario_from_dict(raw, source, dict(overrides or {}), events_file=events_file)
@@ -76,17 +86,20 @@ def scenario_from_dict(
     overrides: dict[str, Any] | None = None,
     *,
     events_file: EventsFile | None = None,
+    allow_files_outside: bool | None = None,
 ) -> Scenario:
     """Validate a parsed TOML document and build a :class:`Scenario`.
 
     A ``scenario.events_file`` is read first (relative to ``source``'s directory), its
     rows put before the ``[[events]]``; the Scenario's ``raw`` has them inline.
     ``events_file`` is what :func:`read_events_file` returned for a document already
-    read, so that problems in its rows name the CSV file, row and column.
+    read, so that problems in its rows name the CSV file, row and column. The CSV
+    file must be inside ``source``'s directory (the current directory for a ``source``
+    such as ``"<scenario>"``) unless ``allow_files_outside`` (:func:`load_scenario`).
     """
     check_depth(raw, source)
     if events_file is None:
-        raw, events_file = read_events_file(raw, source)
+        raw, events_file = read_events_file(raw, source, allow_files_outside=allow_files_outside)
     checked = check_document(raw)
     if checked.problems:
         problems = checked.problems
@@ -96,12 +109,15 @@ def scenario_from_dict(
     return build_scenario(checked, raw, source, overrides)
 
 
-def resolve_events_file(raw: dict[str, Any], source: str) -> dict[str, Any]:
+def resolve_events_file(
+    raw: dict[str, Any], source: str, *, allow_files_outside: bool | None = None
+) -> dict[str, Any]:
     """``raw`` with its ``events_file`` read in; problems in the file are raised at once.
 
     For callers that apply overrides to the document afterwards (sweeps).
+    ``allow_files_outside`` as for :func:`load_scenario`.
     """
-    resolved, info = read_events_file(raw, source)
+    resolved, info = read_events_file(raw, source, allow_files_outside=allow_files_outside)
     if info is not None:
         scenario_from_dict(resolved, source, events_file=info)  # raises, naming rows
     return resolved
