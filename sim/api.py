@@ -795,7 +795,7 @@ def _load_run(out: Path, manifest: dict) -> Result:
 def _read_trajectories(path: Path, run_ids: np.ndarray, scenario: Scenario) -> np.ndarray:
     """(steps, missions, runs) staff of ``trajectories.npz``, checked against the runs."""
     try:
-        with np.load(path) as npz:  # refuses pickled objects (allow_pickle defaults off)
+        with np.load(path) as npz:  # numpy refuses object arrays here by default
             staff = npz["staff"]
             stored_runs = npz["runs"] if "runs" in npz.files else None
     except Exception as exc:  # zipfile, numpy and KeyError ('staff' missing) alike
@@ -945,7 +945,7 @@ def _load_sweep(out: Path, manifest: dict, partial: bool = False) -> SweepResult
 
 
 def _load_robust(out: Path, manifest: dict, partial: bool = False):
-    """A robustness analysis read back (what ``robust --out`` wrote), with
+    """A robustness analysis read back (what ``robust --out`` wrote, with
     every file checked); ``partial``: the finished policies, the others marked failed."""
     from sim.analysis import robust as rb
     from sim.analysis.manifest import COMPLETE_STATUSES
