@@ -42,7 +42,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from sim.analysis import units
 from sim.analysis.fingerprint import code_fingerprint
@@ -55,13 +54,13 @@ from sim.analysis.results import (
     prepare_output_dir,
     versions,
 )
-from sim.analysis.runner import check_stop, run_ensemble
+from sim.analysis.runner import run_ensemble
 from sim.analysis.sweep import (
     ParamSpec,
     SweepError,
-    _Executor,
     _record_failure,
     _resumable_manifest,
+    _run_units,
     _start,
     parse_param,
 )
@@ -358,10 +357,6 @@ def _fingerprint(raw: dict, payload: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _policy_path(out: Path, index: int) -> Path:
-    return out / "policies" / f"{index:06d}.json"
-
-
 def run_robust(
     scenario: Scenario,
     levers: list[ParamSpec],
@@ -450,37 +445,20 @@ def run_robust(
         if i not in done
     ]
     results = dict(done)
-    bar = tqdm(
+    _run_units(
+        tasks,
+        run_policy,
+        results,
+        key="policy",
+        unit_dir="policies",
         total=len(grid),
-        initial=len(done),
-        unit="policy",
-        disable=not progress,
-        file=sys.stderr,
-        leave=False,
-        delay=1.0,
+        out=out_dir,
+        manifest=manifest,
+        workers=workers,
+        scheduler=scheduler,
+        code=code,
+        progress=progress,
     )
-    executor = None
-    failure: BaseException | None = None
-    try:
-        executor = _Executor(workers, scheduler) if tasks else None
-        if executor is not None:
-            executor.check_workers(code)
-        for index, row in executor.map_unordered(tasks, run_policy) if executor else ():
-            check_stop()
-            row = {"policy": index, **row}
-            if out_dir is not None:
-                units.write_unit(_policy_path(out_dir, index), row)
-            results[index] = row
-            bar.update(1)
-    except BaseException as exc:
-        failure = exc
-        raise
-    finally:
-        bar.close()
-        if executor is not None:
-            executor.close(abort=failure is not None)
-        if failure is not None and out_dir is not None:
-            _record_failure(out_dir, manifest, results, failure)
     result = _assemble(levers, grid, world_frame, results, runs_per_world, seed, names, reference)
     result.wall_time = time.perf_counter() - started
     result.out = out_dir

@@ -692,37 +692,20 @@ def run_sweep(
         if i not in done
     ]
     results = dict(done)
-    bar = tqdm(
+    _run_units(
+        tasks,
+        run_point,
+        results,
+        key="point",
+        unit_dir="points",
         total=len(points),
-        initial=len(done),
-        unit="point",
-        disable=not progress,
-        file=sys.stderr,
-        leave=False,
-        delay=1.0,
+        out=out_dir,
+        manifest=manifest,
+        workers=workers,
+        scheduler=scheduler,
+        code=code,
+        progress=progress,
     )
-    executor = None
-    failure: BaseException | None = None
-    try:
-        executor = _Executor(workers, scheduler) if tasks else None
-        if executor is not None:
-            executor.check_workers(code)
-        for index, row in executor.map_unordered(tasks) if executor else ():
-            check_stop()
-            row = {"point": index, **row}
-            if out_dir is not None:
-                units.write_unit(_point_path(out_dir, index), row, _jsonable)
-            results[index] = row
-            bar.update(1)
-    except BaseException as exc:
-        failure = exc
-        raise
-    finally:
-        bar.close()
-        if executor is not None:
-            executor.close(abort=failure is not None)
-        if failure is not None and out_dir is not None:
-            _record_failure(out_dir, manifest, results, failure)
 
     table, codes = _table(results, points, spec, names)
     sensitivity = _sobol(spec, table, names) if spec.design == "sobol" else None
@@ -736,6 +719,58 @@ def run_sweep(
             _record_failure(out_dir, manifest, results, exc)
             raise
     return result
+
+
+def _run_units(
+    tasks: list[tuple[int, tuple]],
+    task,
+    results: dict[int, dict],
+    *,
+    key: str,
+    unit_dir: str,
+    total: int,
+    out: Path | None,
+    manifest: dict,
+    workers: int,
+    scheduler: str | None,
+    code: dict,
+    progress: bool,
+) -> None:
+    """Compute the units (a sweep's points, a robustness analysis's policies) not yet
+    done, writing each sealed file as it finishes (``out/<unit_dir>/NNNNNN.json``) and
+    adding it to ``results``. On any way out but success (Ctrl-C, SIGTERM, a full disk,
+    a lost scheduler) the workers are stopped and the manifest says how it ended."""
+    bar = tqdm(
+        total=total,
+        initial=len(results),
+        unit=key,
+        disable=not progress,
+        file=sys.stderr,
+        leave=False,
+        delay=1.0,
+    )
+    executor = None
+    failure: BaseException | None = None
+    try:
+        executor = _Executor(workers, scheduler) if tasks else None
+        if executor is not None:
+            executor.check_workers(code)
+        for index, row in executor.map_unordered(tasks, task) if executor else ():
+            check_stop()
+            row = {key: index, **row}
+            if out is not None:
+                units.write_unit(out / unit_dir / f"{index:06d}.json", row, _jsonable)
+            results[index] = row
+            bar.update(1)
+    except BaseException as exc:
+        failure = exc
+        raise
+    finally:
+        bar.close()
+        if executor is not None:
+            executor.close(abort=failure is not None)
+        if failure is not None and out is not None:
+            _record_failure(out, manifest, results, failure)
 
 
 def _start(
@@ -785,8 +820,7 @@ def _prepare_sweep_dir(
     files that are damaged or cannot be verified, are computed again (and named on
     stderr)."""
     if resume:
-        manifest = _resumable_manifest(out, fingerprint, code)
-        del manifest
+        _resumable_manifest(out, fingerprint, code)
         rows, damaged = units.read_units(out / "points", "point")
         for path, reason in damaged:
             print(
